@@ -1,0 +1,14 @@
+#pragma once
+
+/// The umbrella header: everything a user of troupe's local runtime needs.
+
+#include "troupe/core/actor.hpp"
+#include "troupe/core/endpoint.hpp"
+#include "troupe/core/error.hpp"
+#include "troupe/core/exit_reason.hpp"
+#include "troupe/core/handles.hpp"
+#include "troupe/core/response.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/core/task.hpp"
+#include "troupe/core/timer.hpp"
