@@ -1,0 +1,130 @@
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "troupe/core/actor_handle.hpp"
+#include "troupe/core/exit_reason.hpp"
+#include "troupe/core/mailbox_options.hpp"
+#include "troupe/core/mpsc_queue.hpp"
+#include "troupe/core/system_core.hpp"
+
+namespace troupe {
+
+class cell;
+class timer_base;
+
+namespace detail {
+struct task_promise_base;
+}  // namespace detail
+
+/// Returns the cell whose turn runs on this thread, or nullptr outside actors.
+cell* current_cell() noexcept;
+
+/// The local implementation of an actor: two mailbox lanes, the scheduling
+/// state, the lifecycle, and storage for the user's actor object.
+///
+/// Producers (any thread) call enqueue() / enqueue_system() and the signal
+/// requests. Everything else runs on the actor's turn: one thread at a time,
+/// chosen by the actor's executor.
+class cell : public actor_handle, public schedulable {
+ public:
+  send_result enqueue(envelope* e) noexcept override;
+  void enqueue_system(envelope* e) noexcept override;
+  [[nodiscard]] actor_id id() const noexcept override { return id_; }
+  [[nodiscard]] system_core& core() const noexcept override { return *core_; }
+  void stop(exit_reason why) noexcept override { request_stop(std::move(why)); }
+  void kill() noexcept override { request_kill(); }
+  void drain() noexcept override { request_drain(); }
+
+  /// Asks the actor to stop after its current message (and after its
+  /// suspended handlers finish). Any thread.
+  void request_stop(exit_reason why = exit_reason::normal()) noexcept;
+  /// Ends the actor at its next turn; suspended handlers are destroyed. Any
+  /// thread.
+  void request_kill() noexcept;
+  /// Refuses new messages, handles those already queued, then stops. Any
+  /// thread.
+  void request_drain() noexcept;
+  /// Returns false once the actor has begun to close (hint; any thread).
+  [[nodiscard]] bool alive() const noexcept { return !closing_.load(std::memory_order_acquire); }
+
+  void run() noexcept override;
+
+  // ---- the actor's own turn only ----
+
+  /// Stops after the current message (the actor's own stop()).
+  void stop_self(exit_reason why) noexcept;
+  /// Registers a timer to cancel when the actor stops.
+  void own_timer(timer_base* t);
+  /// Runs a handler coroutine that the cell now owns until it finishes.
+  void start_task(std::coroutine_handle<> h, detail::task_promise_base& p);
+  /// Called by a top-level handler coroutine when it finishes (`failure`
+  /// holds its exception, if any).
+  void task_finished(detail::task_promise_base& p, std::exception_ptr failure) noexcept;
+  /// Returns the executor the actor runs on.
+  [[nodiscard]] executor& exec() const noexcept { return *exec_; }
+  /// Returns the exit reason (valid once terminated).
+  [[nodiscard]] const exit_reason& reason() const noexcept;
+
+ protected:
+  cell(ref_ptr<system_core> core, executor& ex, bool reentrant, const mailbox_options& mbox);
+  /// Makes the cell run on an executor of its own (a dedicated thread),
+  /// retired when the actor ends. Before activate() only.
+  void use_own_executor(std::shared_ptr<executor> ex) noexcept {
+    own_exec_ = std::move(ex);
+    exec_ = own_exec_.get();
+  }
+  ~cell() override;
+
+  /// Activates the cell: from now on messages are scheduled. Called once by
+  /// spawn after on_start succeeded.
+  void activate() noexcept;
+  /// Closes a cell whose actor never started (on_start failed).
+  void abandon() noexcept;
+
+  virtual void call_post_start() = 0;
+  virtual void call_post_stop(const exit_reason& why) noexcept = 0;
+  virtual void destroy_actor() noexcept = 0;
+
+ private:
+  enum sched : std::uint8_t { idle = 0, scheduled = 1, closed = 2 };
+  enum class phase : std::uint8_t { created, running, stopping, dead };
+  struct ext;
+  class signal;
+
+  void schedule_if_idle() noexcept;
+  envelope* pop_user() noexcept;
+  void deliver(envelope* e) noexcept;
+  void handle_signal(int kind, exit_reason why) noexcept;
+  void terminate(exit_reason why) noexcept;
+  void drain_closed() noexcept;
+  [[nodiscard]] bool blocked() const noexcept { return suspended_ != 0 && !reentrant_; }
+  ext& extension();
+
+  ref_ptr<system_core> core_;
+  executor* exec_;
+  std::shared_ptr<executor> own_exec_;
+  actor_id id_;
+  std::atomic<std::uint8_t> sched_{idle};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> drain_lock_{false};
+  phase phase_ = phase::created;
+  bool reentrant_;
+  bool bounded_;
+  std::uint32_t suspended_ = 0;
+  mpsc_queue system_;
+  mpsc_queue user_;
+  std::unique_ptr<ext> ext_;
+
+ public:
+  // Links of the system's live list; guarded by the system's lock.
+  cell* live_prev = nullptr;
+  cell* live_next = nullptr;
+};
+
+}  // namespace troupe

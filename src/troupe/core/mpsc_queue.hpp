@@ -1,0 +1,68 @@
+#pragma once
+
+#include <atomic>
+
+namespace troupe {
+
+/// Links one element of an mpsc_queue; embed it in the queued type.
+struct mpsc_node {
+  std::atomic<mpsc_node*> next{nullptr};
+};
+
+/// Lock-free intrusive multi-producer single-consumer FIFO (Vyukov's design:
+/// one exchange per push, no allocation).
+///
+/// Any thread may push(); only one thread at a time may pop() or call
+/// empty_for_consumer(). Nodes pushed by one thread come out in push order.
+class mpsc_queue {
+ public:
+  mpsc_queue() noexcept : head_(&stub_), tail_(&stub_) {}
+  mpsc_queue(const mpsc_queue&) = delete;
+  mpsc_queue& operator=(const mpsc_queue&) = delete;
+
+  /// Appends `n`. Wait-free; sequentially consistent so that a following
+  /// check of the consumer's state cannot be reordered before it.
+  void push(mpsc_node* n) noexcept {
+    n->next.store(nullptr, std::memory_order_relaxed);
+    mpsc_node* prev = head_.exchange(n, std::memory_order_seq_cst);
+    prev->next.store(n, std::memory_order_release);
+  }
+
+  /// Removes the oldest node, or returns nullptr when the queue is empty or a
+  /// push is half done (the caller retries later; empty() then says false).
+  mpsc_node* pop() noexcept {
+    mpsc_node* tail = tail_;
+    mpsc_node* next = tail->next.load(std::memory_order_acquire);
+    if (tail == &stub_) {
+      if (next == nullptr) return nullptr;
+      tail_ = next;
+      tail = next;
+      next = next->next.load(std::memory_order_acquire);
+    }
+    if (next != nullptr) {
+      tail_ = next;
+      return tail;
+    }
+    if (tail != head_.load(std::memory_order_acquire)) return nullptr;  // push in progress
+    push(&stub_);
+    next = tail->next.load(std::memory_order_acquire);
+    if (next != nullptr) {
+      tail_ = next;
+      return tail;
+    }
+    return nullptr;
+  }
+
+  /// Returns true when nothing is queued and no push is in progress. Called by
+  /// the consumer (or any thread, for a hint).
+  [[nodiscard]] bool empty() const noexcept {
+    return tail_ == &stub_ && head_.load(std::memory_order_seq_cst) == &stub_;
+  }
+
+ private:
+  std::atomic<mpsc_node*> head_;  // producers' end
+  mpsc_node* tail_;               // consumer's end
+  mpsc_node stub_;
+};
+
+}  // namespace troupe

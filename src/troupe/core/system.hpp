@@ -1,0 +1,117 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "troupe/core/actor.hpp"
+#include "troupe/core/dedicated_thread.hpp"
+#include "troupe/core/endpoint.hpp"
+#include "troupe/core/mailbox_options.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/system_core.hpp"
+#include "troupe/core/typed_cell.hpp"
+
+namespace troupe {
+
+/// Configures a system. The seams default to the real ones (a work-stealing
+/// pool, the steady clock, an OS-seeded random source); pass a deterministic
+/// runtime's seams to test actors reproducibly. Borrowed seams must outlive
+/// the system and every endpoint into it.
+struct system_config {
+  std::size_t workers = 0;  ///< pool threads; 0 = one per hardware thread
+  duration default_ask_timeout = std::chrono::seconds(5);
+  std::size_t batch = 64;  ///< messages an actor handles per turn before yielding
+  duration shutdown_timeout = std::chrono::seconds(5);  ///< used by the destructor
+  class clock* clock = nullptr;
+  class executor* executor = nullptr;
+  random_source* random = nullptr;
+};
+
+/// Chooses how one actor is spawned.
+struct spawn_options {
+  mailbox_options mailbox{};      ///< bounded or not (unbounded by default)
+  bool dedicated_thread = false;  ///< run on a thread of its own (for blocking work)
+};
+
+/// Tells how a shutdown went.
+struct shutdown_report {
+  std::size_t stuck_actors = 0;   ///< still inside a handler at the deadline
+  std::size_t stuck_threads = 0;  ///< threads left running (detached) at the deadline
+  [[nodiscard]] bool clean() const noexcept { return stuck_actors == 0 && stuck_threads == 0; }
+};
+
+/// An actor system: spawns actors and owns the threads, clock and random
+/// source they run on.
+///
+/// Thread safety: spawn() may be called from any thread, including from inside
+/// actors. shutdown() and the destructor from one thread outside the system.
+class system {
+ public:
+  explicit system(system_config cfg = {});
+  system(const system&) = delete;
+  system& operator=(const system&) = delete;
+  /// Shuts down with the configured timeout; never hangs past it.
+  ~system();
+
+  /// Creates an actor of type A from `args`, runs its on_start in the
+  /// calling thread and returns its endpoint, or start_failed (with the
+  /// reason) when on_start refused, or shutting_down.
+  template <class A, class... Args>
+  result<endpoint<A>> spawn(Args&&... args) {
+    return spawn_with<A>(spawn_options{}, std::forward<Args>(args)...);
+  }
+
+  /// Like spawn(), with options (a bounded mailbox, a dedicated thread).
+  template <class A, class... Args>
+  result<endpoint<A>> spawn_with(const spawn_options& opts, Args&&... args) {
+    if (core_->shutting_down()) return errc::shutting_down;
+    detail::typed_cell<A>* c;
+    try {
+      c = new detail::typed_cell<A>(core_, core_->exec(), opts.mailbox,
+                                    std::forward<Args>(args)...);
+    } catch (const std::exception& ex) {
+      return error(errc::start_failed, ex.what());
+    }
+    auto ref = ref_ptr<detail::typed_cell<A>>::adopt(c);
+    if (opts.dedicated_thread) c->use_own_executor(make_dedicated_thread());
+    if (result<void> r = c->start(); !r) {
+      c->abandon();
+      return r.error();
+    }
+    if (!core_->attach(c)) {
+      c->abandon();
+      return errc::shutting_down;
+    }
+    c->activate();
+    return endpoint<A>(ref_ptr<actor_handle>(std::move(ref)));
+  }
+
+  /// Stops every actor (post_stop runs for each), then the threads. Actors
+  /// still busy when `timeout` has half passed are killed; threads still stuck
+  /// at the deadline are detached and reported. Later calls do nothing.
+  shutdown_report shutdown(duration timeout);
+
+  /// Returns the number of tells that reached no actor.
+  [[nodiscard]] std::uint64_t dead_letters() const noexcept { return core_->dead_letters(); }
+  /// Returns the number of live actors.
+  [[nodiscard]] std::size_t live_actors() const noexcept { return core_->live(); }
+  /// Returns the system's clock seam.
+  [[nodiscard]] class clock& time() const noexcept { return core_->time(); }
+  /// Returns the shared state (for extensions such as remoting).
+  [[nodiscard]] system_core& core() const noexcept { return *core_; }
+
+ private:
+  std::shared_ptr<class executor> make_dedicated_thread();
+  struct owned;
+
+  ref_ptr<system_core> core_;
+  std::shared_ptr<owned> owned_;
+  duration shutdown_timeout_;
+  bool shut_down_ = false;
+  shutdown_report report_{};
+};
+
+}  // namespace troupe
