@@ -199,7 +199,10 @@ struct msg31 {
 
 class many : public troupe::actor<many> {
  public:
-  using handles = troupe::handles<msg0, msg1, msg2, msg3, msg4, msg5, msg6, msg7, msg8, msg9, msg10, msg11, msg12, msg13, msg14, msg15, msg16, msg17, msg18, msg19, msg20, msg21, msg22, msg23, msg24, msg25, msg26, msg27, msg28, msg29, msg30, msg31>;
+  using handles =
+      troupe::handles<msg0, msg1, msg2, msg3, msg4, msg5, msg6, msg7, msg8, msg9, msg10, msg11,
+                      msg12, msg13, msg14, msg15, msg16, msg17, msg18, msg19, msg20, msg21, msg22,
+                      msg23, msg24, msg25, msg26, msg27, msg28, msg29, msg30, msg31>;
   int handle(const msg0& m) { return m.value + 0; }
   int handle(const msg1& m) { return m.value + 1; }
   int handle(const msg2& m) { return m.value + 2; }
