@@ -71,7 +71,16 @@ std::string exception_text(const std::exception_ptr& e) {
 void finish_top_level(task_promise_base& p) noexcept {
   if (p.complete) p.complete(p, false);
   p.owner->task_finished(p, p.exception);
+  envelope* keep = p.keep;
   p.self.destroy();
+  if (keep != nullptr) keep->dispose();
+}
+
+void task_promise_base::abandon() noexcept {
+  if (complete) complete(*this, true);
+  envelope* k = keep;
+  self.destroy();
+  if (k != nullptr) k->dispose();
 }
 
 void sleep_awaitable::await_suspend(std::coroutine_handle<> h) {
@@ -198,6 +207,15 @@ void cell::activate() noexcept {
 void cell::abandon() noexcept {
   phase_ = phase::dead;
   closing_.store(true, std::memory_order_release);
+  // Timers armed by the constructor or on_start hold a reference to the cell
+  // (and would tick into a dead mailbox forever); an actor may hold its own
+  // endpoint. Release both, as terminate() does.
+  if (ext_) {
+    for (auto& t : ext_->timers) t->cancel();
+    ext_->timers.clear();
+  }
+  destroy_actor();
+  if (own_exec_) own_exec_->retire();
   sched_.store(closed, std::memory_order_seq_cst);
   drain_closed();
 }
@@ -252,7 +270,9 @@ void cell::deliver(envelope* e) noexcept {
     stop_self(exit_reason::failed("unknown exception"));
     ext_->pending = exit_reason::failed("unknown exception");
   }
-  e->dispose();
+  // A handler coroutine may keep referring to its message: the task owns
+  // the envelope then and disposes it when it ends.
+  if (!std::exchange(envelope_retained_, false)) e->dispose();
   if (phase_ != phase::dead && ext_ && ext_->pending_set) {
     if (suspended_ == 0 || ext_->pending == exit_reason::kind::failed) terminate(ext_->pending);
   }
@@ -285,8 +305,10 @@ void cell::handle_signal(int kind, exit_reason why) noexcept {
   }
 }
 
-void cell::start_task(std::coroutine_handle<> h, detail::task_promise_base& p) {
+void cell::start_task(std::coroutine_handle<> h, detail::task_promise_base& p, envelope* keep) {
   p.owner = this;
+  p.keep = keep;
+  if (keep != nullptr) envelope_retained_ = true;
   extension().tasks.push_back(&p);
   ++suspended_;
   h.resume();
@@ -368,8 +390,14 @@ void cell::run() noexcept {
   }
   detail::exchange_current_cell(prev);
   if (phase_ != phase::dead) {
+    // Read the consumer-side state before going idle: once sched_ says idle,
+    // another thread may start a turn of this cell and own those fields.
+    const bool system_drained = system_.consumer_drained();
+    const bool user_wanted = !blocked() && phase_ != phase::stopping;
+    const bool user_drained = user_.consumer_drained();
     sched_.store(idle, std::memory_order_seq_cst);
-    bool more = !system_.empty() || (!blocked() && phase_ != phase::stopping && !user_.empty());
+    bool more = !(system_drained && system_.no_pushes()) ||
+                (user_wanted && !(user_drained && user_.no_pushes()));
     if (more) {
       std::uint8_t s = idle;
       if (sched_.compare_exchange_strong(s, scheduled, std::memory_order_seq_cst)) {

@@ -62,7 +62,9 @@ class cell : public actor_handle, public schedulable {
   /// Registers a timer to cancel when the actor stops.
   void own_timer(timer_base* t);
   /// Runs a handler coroutine that the cell now owns until it finishes.
-  void start_task(std::coroutine_handle<> h, detail::task_promise_base& p);
+  /// `keep` (may be null) is the envelope whose message the coroutine may
+  /// still refer to; the task disposes it when it ends.
+  void start_task(std::coroutine_handle<> h, detail::task_promise_base& p, envelope* keep);
   /// Called by a top-level handler coroutine when it finishes (`failure`
   /// holds its exception, if any).
   void task_finished(detail::task_promise_base& p, std::exception_ptr failure) noexcept;
@@ -84,7 +86,8 @@ class cell : public actor_handle, public schedulable {
   /// Activates the cell: from now on messages are scheduled. Called once by
   /// spawn after on_start succeeded.
   void activate() noexcept;
-  /// Closes a cell whose actor never started (on_start failed).
+  /// Closes a cell whose actor never started (its constructor or on_start
+  /// failed): cancels its timers and destroys the actor, without post_stop.
   void abandon() noexcept;
 
   virtual void call_post_start() = 0;
@@ -116,6 +119,7 @@ class cell : public actor_handle, public schedulable {
   phase phase_ = phase::created;
   bool reentrant_;
   bool bounded_;
+  bool envelope_retained_ = false;
   std::uint32_t suspended_ = 0;
   mpsc_queue system_;
   mpsc_queue user_;

@@ -31,7 +31,7 @@ class tell_envelope final : public envelope {
     using ret = handler_result_t<A, M>;
     if constexpr (is_task<ret>::value) {
       auto h = invoke_handler(actor_of<A>(c), msg_).release();
-      c.start_task(h, h.promise());
+      c.start_task(h, h.promise(), this);
     } else {
       (void)invoke_handler(actor_of<A>(c), msg_);
     }
@@ -62,7 +62,7 @@ class ask_envelope final : public envelope {
       auto h = invoke_handler(a, msg_).release();
       h.promise().reply = std::move(reply_);
       h.promise().complete = &ret::promise_type::complete_reply;
-      c.start_task(h, h.promise());
+      c.start_task(h, h.promise(), this);
     } else {
       try {
         if constexpr (std::is_void_v<reply_type>) {

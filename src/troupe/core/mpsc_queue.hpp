@@ -55,8 +55,14 @@ class mpsc_queue {
 
   /// Returns true when nothing is queued and no push is in progress. Called by
   /// the consumer (or any thread, for a hint).
-  [[nodiscard]] bool empty() const noexcept {
-    return tail_ == &stub_ && head_.load(std::memory_order_seq_cst) == &stub_;
+  [[nodiscard]] bool empty() const noexcept { return consumer_drained() && no_pushes(); }
+
+  /// Returns true when the consumer's end holds nothing. Consumer only.
+  [[nodiscard]] bool consumer_drained() const noexcept { return tail_ == &stub_; }
+  /// Returns true when nothing was pushed since the consumer last drained
+  /// the queue. Any thread (reads only the producers' atomic end).
+  [[nodiscard]] bool no_pushes() const noexcept {
+    return head_.load(std::memory_order_seq_cst) == &stub_;
   }
 
  private:

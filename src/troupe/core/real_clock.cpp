@@ -59,8 +59,11 @@ void real_clock::loop() {
       lock.lock();
       continue;
     }
-    sleeping_until_ = t->due;
-    cv_.wait_until(lock, t->due);
+    // Copy the due time: once the lock is released the timer may be
+    // cancelled and freed while this thread sleeps.
+    const time_point due = t->due;
+    sleeping_until_ = due;
+    cv_.wait_until(lock, due);
   }
   sleeping_until_ = time_point::min();
 }

@@ -74,6 +74,8 @@ class system {
                                     std::forward<Args>(args)...);
     } catch (const std::exception& ex) {
       return error(errc::start_failed, ex.what());
+    } catch (...) {
+      return error(errc::start_failed, "unknown exception");
     }
     auto ref = ref_ptr<detail::typed_cell<A>>::adopt(c);
     if (opts.dedicated_thread) c->use_own_executor(make_dedicated_thread());

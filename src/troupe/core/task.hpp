@@ -24,13 +24,11 @@ struct task_promise_base {
   cell* owner = nullptr;
   void (*complete)(task_promise_base&, bool abandoned) noexcept = nullptr;
   std::coroutine_handle<> self{};
+  envelope* keep = nullptr;  // the message the handler was called with
 
   /// Ends a suspended top-level task without resuming it (its actor died):
   /// its ask ends with actor_not_found, then the frame is destroyed.
-  void abandon() noexcept {
-    if (complete) complete(*this, true);
-    self.destroy();
-  }
+  void abandon() noexcept;
 };
 
 std::string exception_text(const std::exception_ptr& e);

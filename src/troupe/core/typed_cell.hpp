@@ -24,6 +24,7 @@ class typed_cell final : public cell {
       ::new (static_cast<void*>(storage_)) A(std::forward<Args>(args)...);
     } catch (...) {
       exchange_constructing_cell(prev);
+      abandon();  // cancels timers the constructor armed: they point at this cell
       throw;
     }
     exchange_constructing_cell(prev);

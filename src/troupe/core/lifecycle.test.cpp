@@ -1,0 +1,540 @@
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "troupe/core/actor.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/core/task.hpp"
+#include "troupe/sim/runtime.hpp"
+
+// Actor lifecycle on the deterministic runtime: start hooks and their
+// failures, stop reasons, kill / stop / drain, dead letters.
+
+namespace {
+
+using namespace std::chrono_literals;
+using troupe::errc;
+using troupe::exit_reason;
+using troupe::task;
+
+/// What happened to the actors of one test, in order.
+struct trace {
+  std::vector<std::string> events;
+  int constructed = 0;
+  int destroyed = 0;
+  int post_stops = 0;
+};
+
+struct inc {
+  static constexpr std::string_view type_name = "test.lifecycle.inc";
+};
+struct get {
+  using reply = int;
+  static constexpr std::string_view type_name = "test.lifecycle.get";
+};
+struct fail_now {
+  using reply = int;
+  static constexpr std::string_view type_name = "test.lifecycle.fail_now";
+};
+struct stop_via_endpoint {
+  static constexpr std::string_view type_name = "test.lifecycle.stop_via_endpoint";
+};
+struct stop_self {
+  static constexpr std::string_view type_name = "test.lifecycle.stop_self";
+};
+
+/// Counts incs and records its hooks.
+class counter : public troupe::actor<counter> {
+ public:
+  using handles = troupe::handles<inc, get, fail_now, stop_via_endpoint, stop_self>;
+  explicit counter(trace* t) : t_(t) { ++t_->constructed; }
+  ~counter() { ++t_->destroyed; }
+
+  void post_start() { t_->events.push_back("post_start"); }
+  void post_stop(const exit_reason& why) {
+    ++t_->post_stops;
+    t_->events.push_back("post_stop " + why.to_string());
+  }
+
+  void handle(inc) { t_->events.push_back("inc " + std::to_string(++n_)); }
+  int handle(get) { return n_; }
+  int handle(fail_now) { throw std::runtime_error("handler gave up"); }
+  void handle(stop_via_endpoint) {
+    t_->events.push_back("stopping");
+    self().stop();
+  }
+  void handle(stop_self) {
+    t_->events.push_back("stopping");
+    stop();
+  }
+
+ private:
+  trace* t_;
+  int n_ = 0;
+};
+
+TEST(lifecycle, post_start_runs_before_the_first_message_and_post_stop_once) {
+  troupe::sim::runtime rt;
+  trace t;
+  {
+    troupe::system sys(rt.config());
+    auto c = sys.spawn<counter>(&t).value();
+    EXPECT_TRUE(t.events.empty()) << "post_start runs on the executor, not inside spawn";
+    c.tell(inc{});
+    c.tell(inc{});
+    rt.run();
+    EXPECT_EQ(t.events, (std::vector<std::string>{"post_start", "inc 1", "inc 2"}));
+    c.stop();
+    c.stop();  // a second stop and a kill change nothing
+    c.kill();
+    rt.run();
+  }
+  EXPECT_EQ(t.events.back(), "post_stop normal");
+  EXPECT_EQ(t.post_stops, 1);
+  EXPECT_EQ(t.constructed, 1);
+  EXPECT_EQ(t.destroyed, 1);
+}
+
+TEST(lifecycle, post_stop_gets_the_reason) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace normal, killed, failed, shutdown;
+  auto a = sys.spawn<counter>(&normal).value();
+  auto b = sys.spawn<counter>(&killed).value();
+  auto c = sys.spawn<counter>(&failed).value();
+  auto d = sys.spawn<counter>(&shutdown).value();
+  rt.run();
+  a.stop();
+  b.kill();
+  auto f = c.ask(fail_now{});
+  rt.run();
+  troupe::result<int> failure = f.get();
+  ASSERT_FALSE(failure.has_value());
+  EXPECT_EQ(failure.error().code(), errc::handler_failed);
+  EXPECT_EQ(failure.error().detail(), "handler gave up");
+  EXPECT_EQ(sys.live_actors(), 1u);
+  EXPECT_TRUE(sys.shutdown(1s).clean());
+
+  EXPECT_EQ(normal.events.back(), "post_stop normal");
+  EXPECT_EQ(killed.events.back(), "post_stop killed");
+  EXPECT_EQ(failed.events.back(), "post_stop failed: handler gave up");
+  EXPECT_EQ(shutdown.events.back(), "post_stop shutdown");
+  for (const trace* t : {&normal, &killed, &failed, &shutdown}) {
+    EXPECT_EQ(t->post_stops, 1);
+    EXPECT_EQ(t->destroyed, 1) << "the actor object is destroyed once it stopped";
+  }
+  EXPECT_EQ(sys.live_actors(), 0u);
+}
+
+/// on_start variants: throw, refuse with an error, succeed.
+enum class start_mode { ok, throws, refuses, returns_error, throws_non_std };
+
+class picky : public troupe::actor<picky> {
+ public:
+  using handles = troupe::handles<inc>;
+  picky(trace* t, start_mode m) : t_(t), mode_(m) { ++t_->constructed; }
+  ~picky() { ++t_->destroyed; }
+
+  troupe::result<void> on_start() {
+    t_->events.push_back("on_start");
+    // A timer armed in on_start must not outlive a refused start, nor may
+    // the actor's own endpoint keep it alive.
+    ticks_ = send_interval(1ms, inc{});
+    me_ = self();
+    switch (mode_) {
+      case start_mode::ok:
+        return {};
+      case start_mode::throws:
+        throw std::runtime_error("database unreachable");
+      case start_mode::refuses:
+        return troupe::error(errc::start_failed, "not ready");
+      case start_mode::returns_error:
+        return troupe::error(errc::unauthorized, "no permission");
+      case start_mode::throws_non_std:
+        throw 42;
+    }
+    return {};
+  }
+  void post_start() { t_->events.push_back("post_start"); }
+  void post_stop(const exit_reason&) {
+    ++t_->post_stops;
+    t_->events.push_back("post_stop");
+  }
+  void handle(inc) { t_->events.push_back("inc"); }
+
+ private:
+  trace* t_;
+  start_mode mode_;
+  troupe::timer_handle ticks_;
+  troupe::endpoint<picky> me_;
+};
+
+TEST(lifecycle, a_failing_on_start_refuses_the_spawn_and_leaves_nothing_behind) {
+  struct want_t {
+    start_mode mode;
+    std::string message;
+  };
+  const std::vector<want_t> cases{
+      {start_mode::throws, "start_failed: database unreachable"},
+      {start_mode::refuses, "start_failed: not ready"},
+      {start_mode::returns_error, "start_failed: unauthorized: no permission"},
+      {start_mode::throws_non_std, "start_failed: unknown exception"},
+  };
+  for (const want_t& w : cases) {
+    SCOPED_TRACE(w.message);
+    troupe::sim::runtime rt;
+    trace t;
+    {
+      troupe::system sys(rt.config());
+      auto r = sys.spawn<picky>(&t, w.mode);
+      ASSERT_FALSE(r.has_value());
+      EXPECT_EQ(r.error().code(), errc::start_failed);
+      EXPECT_EQ(r.error().message(), w.message);
+      EXPECT_EQ(sys.live_actors(), 0u);
+      EXPECT_EQ(rt.clock().armed(), 0u) << "the timer armed in on_start is cancelled";
+      rt.advance(10ms);
+      EXPECT_EQ(sys.dead_letters(), 0u) << "no tick reaches the dead actor's mailbox";
+    }
+    EXPECT_EQ(t.events, std::vector<std::string>{"on_start"}) << "no post_start, no post_stop";
+    EXPECT_EQ(t.constructed, 1);
+    EXPECT_EQ(t.destroyed, 1);
+    EXPECT_EQ(rt.executor().queued(), 0u);
+  }
+}
+
+/// Refuses to start by returning false.
+class reluctant : public troupe::actor<reluctant> {
+ public:
+  using handles = troupe::handles<inc>;
+  explicit reluctant(trace* t) : t_(t) {}
+  ~reluctant() { ++t_->destroyed; }
+  bool on_start() { return false; }
+  void post_stop(const exit_reason&) { ++t_->post_stops; }
+  void handle(inc) {}
+
+ private:
+  trace* t_;
+};
+
+TEST(lifecycle, an_on_start_returning_false_refuses_the_spawn) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace t;
+  auto r = sys.spawn<reluctant>(&t);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(), "start_failed: on_start returned false");
+  rt.run();
+  EXPECT_EQ(t.destroyed, 1);
+  EXPECT_EQ(t.post_stops, 0);
+}
+
+TEST(lifecycle, a_successful_on_start_runs_before_post_start) {
+  troupe::sim::runtime rt;
+  trace t;
+  {
+    troupe::system sys(rt.config());
+    auto p = sys.spawn<picky>(&t, start_mode::ok).value();
+    EXPECT_EQ(t.events, std::vector<std::string>{"on_start"}) << "on_start runs inside spawn";
+    rt.advance(2ms);
+  }
+  EXPECT_EQ(t.events,
+            (std::vector<std::string>{"on_start", "post_start", "inc", "inc", "post_stop"}));
+  EXPECT_EQ(t.destroyed, 1);
+}
+
+/// A constructor that throws (a std exception or anything else), after
+/// arming a timer.
+class fragile : public troupe::actor<fragile> {
+ public:
+  using handles = troupe::handles<inc>;
+  explicit fragile(bool std_exception) {
+    send_after(1ms, inc{});
+    if (std_exception) throw std::invalid_argument("bad config");
+    throw 7;
+  }
+  void handle(inc) {}
+};
+
+TEST(lifecycle, a_throwing_constructor_refuses_the_spawn) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  auto a = sys.spawn<fragile>(true);
+  ASSERT_FALSE(a.has_value());
+  EXPECT_EQ(a.error().code(), errc::start_failed);
+  EXPECT_EQ(a.error().detail(), "bad config");
+  auto b = sys.spawn<fragile>(false);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().message(), "start_failed: unknown exception");
+  EXPECT_EQ(sys.live_actors(), 0u);
+  EXPECT_EQ(rt.clock().armed(), 0u) << "the constructor's timers are cancelled";
+  rt.advance(5ms);  // (a timer left armed would tick into freed memory)
+  EXPECT_EQ(sys.dead_letters(), 0u);
+}
+
+/// Fails in post_start.
+class late_failure : public troupe::actor<late_failure> {
+ public:
+  using handles = troupe::handles<get>;
+  explicit late_failure(trace* t) : t_(t) {}
+  void post_start() { throw std::runtime_error("post_start failed"); }
+  int handle(get) {
+    t_->events.push_back("get");
+    return 0;
+  }
+  void post_stop(const exit_reason& why) { t_->events.push_back(why.to_string()); }
+
+ private:
+  trace* t_;
+};
+
+TEST(lifecycle, a_throwing_post_start_fails_the_actor_before_any_message) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace t;
+  auto a = sys.spawn<late_failure>(&t).value();
+  auto r = a.ask(get{});
+  EXPECT_EQ(r.get().error().code(), errc::actor_not_found);
+  EXPECT_EQ(t.events, std::vector<std::string>{"failed: post_start failed"});
+}
+
+struct destroyed_flag {
+  bool* flag;
+  ~destroyed_flag() { *flag = true; }
+};
+
+struct park {
+  using reply = int;
+  static constexpr std::string_view type_name = "test.lifecycle.park";
+  bool* destroyed;
+  bool* resumed;
+};
+struct park_on_ask {
+  using reply = int;
+  static constexpr std::string_view type_name = "test.lifecycle.park_on_ask";
+  bool* destroyed;
+  bool* resumed;
+};
+struct slow_get {
+  using reply = int;
+  static constexpr std::string_view type_name = "test.lifecycle.slow_get";
+};
+
+/// Answers after 1 s of virtual time.
+class slow_service : public troupe::actor<slow_service> {
+ public:
+  using handles = troupe::handles<slow_get>;
+  task<int> handle(slow_get) {
+    co_await sleep_for(1s);
+    co_return 7;
+  }
+};
+
+/// Handlers that stay suspended: on a long sleep, or on an ask.
+class sleeper : public troupe::actor<sleeper> {
+ public:
+  using handles = troupe::handles<park, park_on_ask, get>;
+  sleeper(trace* t, troupe::endpoint<slow_service> s) : t_(t), s_(s) {}
+
+  task<int> handle(park m) {
+    destroyed_flag guard{m.destroyed};
+    co_await sleep_for(1h);
+    *m.resumed = true;
+    co_return 1;
+  }
+  task<int> handle(park_on_ask m) {
+    destroyed_flag guard{m.destroyed};
+    slow_get req;
+    troupe::result<int> r = co_await s_.ask(req, 10s);
+    *m.resumed = true;
+    co_return r.value_or(-1);
+  }
+  int handle(get) { return 0; }
+  void post_stop(const exit_reason& why) { t_->events.push_back(why.to_string()); }
+
+ private:
+  trace* t_;
+  troupe::endpoint<slow_service> s_;
+};
+
+TEST(lifecycle, kill_destroys_a_suspended_handler_without_resuming_it) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  auto svc = sys.spawn<slow_service>().value();
+  trace t;
+  auto s = sys.spawn<sleeper>(&t, svc).value();
+  bool destroyed = false, resumed = false;
+  auto r = s.ask(park{&destroyed, &resumed}, 3h);
+  auto queued = s.ask(get{}, 3h);
+  rt.advance(1min);
+  EXPECT_FALSE(r.ready());
+  EXPECT_FALSE(destroyed);
+  s.kill();  // the system lane is read even while the handler is suspended
+  rt.run();
+  EXPECT_TRUE(destroyed) << "the coroutine frame is destroyed";
+  EXPECT_FALSE(resumed);
+  ASSERT_TRUE(r.ready());
+  EXPECT_EQ(r.get().error().code(), errc::actor_not_found);
+  EXPECT_EQ(queued.get().error().code(), errc::actor_not_found);
+  EXPECT_EQ(t.events, std::vector<std::string>{"killed"});
+  EXPECT_EQ(rt.clock().armed(), 0u) << "the sleep's timer is cancelled";
+  rt.advance(2h);
+  EXPECT_FALSE(resumed);
+}
+
+TEST(lifecycle, kill_while_awaiting_an_ask_ignores_the_late_reply) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  auto svc = sys.spawn<slow_service>().value();
+  trace t;
+  auto s = sys.spawn<sleeper>(&t, svc).value();
+  bool destroyed = false, resumed = false;
+  auto r = s.ask(park_on_ask{&destroyed, &resumed});
+  rt.advance(500ms);
+  s.kill();
+  rt.run();
+  EXPECT_TRUE(destroyed);
+  EXPECT_EQ(r.get().error().code(), errc::actor_not_found);
+  rt.advance(5s);  // the service replies at 1 s; nobody may resume the frame
+  EXPECT_FALSE(resumed);
+  EXPECT_EQ(sys.live_actors(), 1u);
+}
+
+TEST(lifecycle, stop_waits_for_a_suspended_handler_and_refuses_the_queue) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  auto svc = sys.spawn<slow_service>().value();
+  trace t;
+  auto s = sys.spawn<sleeper>(&t, svc).value();
+  bool destroyed = false, resumed = false;
+  auto r = s.ask(park_on_ask{&destroyed, &resumed});
+  auto queued = s.ask(get{});
+  rt.advance(100ms);
+  s.stop();
+  rt.advance(899ms);
+  EXPECT_FALSE(r.ready()) << "stop lets the suspended handler finish";
+  EXPECT_TRUE(t.events.empty());
+  rt.advance(1ms);
+  ASSERT_TRUE(r.ready());
+  EXPECT_EQ(r.get().value(), 7);
+  EXPECT_TRUE(resumed);
+  EXPECT_EQ(queued.get().error().code(), errc::actor_not_found);
+  EXPECT_EQ(t.events, std::vector<std::string>{"normal"});
+}
+
+TEST(lifecycle, stop_takes_effect_after_the_current_message) {
+  for (bool via_endpoint : {true, false}) {
+    SCOPED_TRACE(via_endpoint ? "endpoint.stop()" : "actor::stop()");
+    troupe::sim::runtime rt;
+    troupe::system sys(rt.config());
+    trace t;
+    auto c = sys.spawn<counter>(&t).value();
+    c.tell(inc{});
+    c.tell(inc{});
+    if (via_endpoint)
+      c.tell(stop_via_endpoint{});
+    else
+      c.tell(stop_self{});
+    const std::uint64_t dead_before = sys.dead_letters();
+    c.tell(inc{});
+    c.tell(inc{});
+    auto late = c.ask(get{});
+    rt.run();
+    EXPECT_EQ(t.events, (std::vector<std::string>{"post_start", "inc 1", "inc 2", "stopping",
+                                                  "post_stop normal"}));
+    EXPECT_EQ(late.get().error().code(), errc::actor_not_found);
+    EXPECT_EQ(sys.dead_letters(), dead_before + 2) << "the two queued incs";
+  }
+}
+
+TEST(lifecycle, drain_handles_the_queue_and_refuses_new_messages) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace t;
+  auto c = sys.spawn<counter>(&t).value();
+  for (int i = 0; i < 3; ++i) c.tell(inc{});
+  auto queued = c.ask(get{});
+  c.drain();
+  const std::uint64_t dead_before = sys.dead_letters();
+  troupe::send_result refused = c.tell(inc{});
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), errc::actor_not_found);
+  EXPECT_EQ(sys.dead_letters(), dead_before + 1);
+  auto refused_ask = c.ask(get{});
+  ASSERT_TRUE(refused_ask.ready()) << "refused at once, before anything ran";
+  EXPECT_EQ(refused_ask.get().error().code(), errc::actor_not_found);
+  rt.run();
+  EXPECT_EQ(queued.get().value(), 3);
+  EXPECT_EQ(t.events.back(), "post_stop normal");
+  EXPECT_EQ(t.post_stops, 1);
+  EXPECT_EQ(sys.live_actors(), 0u);
+}
+
+TEST(lifecycle, tells_to_a_dead_actor_are_dead_letters_and_asks_fail) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace t;
+  auto c = sys.spawn<counter>(&t).value();
+  c.kill();
+  rt.run();
+  EXPECT_EQ(sys.live_actors(), 0u);
+  const std::uint64_t before = sys.dead_letters();
+  for (int i = 0; i < 5; ++i) {
+    troupe::send_result s = c.tell(inc{});
+    EXPECT_EQ(s.error(), errc::actor_not_found);
+  }
+  EXPECT_EQ(sys.dead_letters(), before + 5);
+  auto r = c.ask(get{});
+  ASSERT_TRUE(r.ready());
+  EXPECT_EQ(r.get().error().code(), errc::actor_not_found);
+  EXPECT_EQ(sys.dead_letters(), before + 5) << "a failed ask is not a dead letter";
+
+  // An empty endpoint refuses everything too.
+  troupe::endpoint<counter> none;
+  EXPECT_FALSE(none);
+  EXPECT_EQ(none.tell(inc{}).error(), errc::actor_not_found);
+  EXPECT_EQ(none.ask(get{}).get().error().code(), errc::actor_not_found);
+}
+
+TEST(lifecycle, tells_queued_when_an_actor_dies_are_dead_letters) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace t;
+  auto c = sys.spawn<counter>(&t).value();
+  rt.run();
+  for (int i = 0; i < 4; ++i) c.tell(inc{});
+  c.kill();
+  const std::uint64_t before = sys.dead_letters();
+  rt.run();
+  EXPECT_EQ(sys.dead_letters(), before + 4);
+  EXPECT_EQ(t.events, (std::vector<std::string>{"post_start", "post_stop killed"}));
+}
+
+TEST(lifecycle, spawn_after_shutdown_is_refused) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  EXPECT_TRUE(sys.shutdown(1s).clean());
+  trace t;
+  auto r = sys.spawn<counter>(&t);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), errc::shutting_down);
+  EXPECT_EQ(t.constructed, 0);
+}
+
+TEST(lifecycle, endpoints_compare_and_carry_distinct_ids) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  trace t;
+  auto a = sys.spawn<counter>(&t).value();
+  auto b = sys.spawn<counter>(&t).value();
+  auto a2 = a;
+  EXPECT_EQ(a, a2);
+  EXPECT_FALSE(a == b);
+  EXPECT_NE(a.id(), b.id());
+  EXPECT_NE(a.id(), 0u);
+  EXPECT_EQ(troupe::endpoint<counter>().id(), 0u);
+}
+
+}  // namespace
