@@ -65,8 +65,6 @@ class combiner : public troupe::actor<combiner<Reentrant>> {
   combiner(troupe::endpoint<adder> a, troupe::endpoint<multiplier> m)
       : adder_(std::move(a)), multiplier_(std::move(m)) {}
 
-  // A handler coroutine takes its message by value: the queued message is
-  // freed once the handler first suspends.
   troupe::task<int> handle(combine m) {
     // Build messages in named locals, never inside a co_await expression.
     add sum_request{m.a, m.b};
