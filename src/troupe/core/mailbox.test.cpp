@@ -59,8 +59,8 @@ troupe::spawn_options bounded(std::size_t capacity, overflow policy) {
 
 TEST(mailbox, a_full_mailbox_with_reject_refuses_tells_and_asks) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<int> log;
+  troupe::system sys(rt.config());
   auto r = sys.spawn_with<recorder>(bounded(2, overflow::reject), &log).value();
   EXPECT_TRUE(r.tell(item{0}).ok());
   EXPECT_TRUE(r.tell(item{1}).ok());
@@ -81,8 +81,8 @@ TEST(mailbox, a_full_mailbox_with_reject_refuses_tells_and_asks) {
 
 TEST(mailbox, drop_newest_keeps_the_first_messages) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<int> log;
+  troupe::system sys(rt.config());
   auto r = sys.spawn_with<recorder>(bounded(3, overflow::drop_newest), &log).value();
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(r.tell(item{i}).ok()) << i;
   for (int i = 3; i < 6; ++i) EXPECT_EQ(r.tell(item{i}).error(), errc::dropped) << i;
@@ -95,8 +95,8 @@ TEST(mailbox, drop_newest_keeps_the_first_messages) {
 
 TEST(mailbox, drop_oldest_keeps_the_last_messages) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<int> log;
+  troupe::system sys(rt.config());
   auto r = sys.spawn_with<recorder>(bounded(3, overflow::drop_oldest), &log).value();
   auto oldest = r.ask(item_ask{100});
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(r.tell(item{i}).ok()) << "drop_oldest accepts " << i;
@@ -112,8 +112,8 @@ TEST(mailbox, drop_oldest_keeps_the_last_messages) {
 
 TEST(mailbox, unbounded_by_default) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<int> log;
+  troupe::system sys(rt.config());
   auto r = sys.spawn<recorder>(&log).value();
   for (int i = 0; i < 100'000; ++i) ASSERT_TRUE(r.tell(item{i}).ok());
   rt.run();
@@ -123,8 +123,8 @@ TEST(mailbox, unbounded_by_default) {
 
 TEST(mailbox, a_stop_is_read_before_the_queued_messages) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<int> log;
+  troupe::system sys(rt.config());
   auto r = sys.spawn<recorder>(&log).value();
   r.tell(item{0});
   r.tell(stop_me{});  // message 1 sends a stop through the system lane
@@ -138,8 +138,8 @@ TEST(mailbox, a_stop_is_read_before_the_queued_messages) {
 
 TEST(mailbox, a_kill_is_read_before_the_queued_messages) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<int> log;
+  troupe::system sys(rt.config());
   auto r = sys.spawn<recorder>(&log).value();
   for (int i = 0; i < 500; ++i) r.tell(item{i});
   r.kill();
@@ -152,8 +152,8 @@ TEST(mailbox, an_actor_yields_after_its_batch) {
   troupe::sim::runtime rt;
   troupe::system_config cfg = rt.config();
   cfg.batch = 4;
-  troupe::system sys(cfg);
   std::vector<int> log;
+  troupe::system sys(cfg);
   auto a = sys.spawn<recorder>(&log, 100).value();
   auto b = sys.spawn<recorder>(&log, 200).value();
   rt.run();

@@ -45,7 +45,9 @@ class [[nodiscard]] result {
     check();
     return std::get<0>(v_);
   }
-  T&& value() && {
+  /// On an rvalue result, moves the value out (returns it by value, so that
+  /// `for (auto& x : f().value())` never dangles).
+  T value() && {
     check();
     return std::get<0>(std::move(v_));
   }
@@ -54,7 +56,7 @@ class [[nodiscard]] result {
 
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

@@ -223,9 +223,9 @@ class ephemeral : public troupe::actor<ephemeral> {
 
 TEST(stress, spawn_stop_churn_leaves_no_actor_behind) {
   troupe::testing::watchdog guard("stress.spawn_stop_churn_leaves_no_actor_behind");
+  std::atomic<long> pings{0}, stops{0}, alive{0}, failed_spawns{0};
   troupe::system sys(troupe::system_config{.workers = 2});
   const long per_thread = scaled(10'000, 2'000);
-  std::atomic<long> pings{0}, stops{0}, alive{0}, failed_spawns{0};
   std::vector<std::thread> spawners;
   for (int t = 0; t < 2; ++t) {
     spawners.emplace_back([&] {
@@ -320,9 +320,9 @@ class target : public troupe::actor<target> {
 
 TEST(stress, kills_racing_with_senders_lose_nothing_silently) {
   troupe::testing::watchdog guard("stress.kills_racing_with_senders_lose_nothing_silently");
+  std::atomic<long> handled{0}, sent{0}, asks_ok{0}, asks_gone{0}, asks_other{0};
   troupe::system sys(troupe::system_config{.workers = 2});
   const int rounds = static_cast<int>(scaled(200, 40));
-  std::atomic<long> handled{0}, sent{0}, asks_ok{0}, asks_gone{0}, asks_other{0};
   for (int round = 0; round < rounds; ++round) {
     auto t = sys.spawn<target>(&handled).value();
     std::latch go(3);

@@ -60,12 +60,15 @@ shutdown_report system::shutdown(duration timeout) {
     }
   }
   report_.stuck_actors = all_stopped ? 0 : core_->live();
-  if (!core_->wait_threads(std::max(start + timeout, clk.now() + std::chrono::milliseconds(100)))) {
+  // Threads get what is left of the deadline (at least a few milliseconds to
+  // notice that they are done).
+  constexpr auto grace = std::chrono::milliseconds(5);
+  if (!core_->wait_threads(std::max(start + timeout, clk.now() + grace))) {
     report_.stuck_threads += 1;
   }
   if (owned_->pool) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + timeout - clk.now());
-    report_.stuck_threads += owned_->pool->stop(std::max(left, std::chrono::milliseconds(100)));
+    report_.stuck_threads += owned_->pool->stop(std::max<std::chrono::milliseconds>(left, grace));
   }
   if (owned_->clock) owned_->clock->stop();
   return report_;

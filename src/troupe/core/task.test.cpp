@@ -333,8 +333,8 @@ class bomb : public troupe::actor<bomb> {
 
 TEST(task, an_exception_before_suspending_fails_the_actor_and_the_ask) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<std::string> log;
+  troupe::system sys(rt.config());
   auto b = sys.spawn<bomb>(&log).value();
   auto r = b.ask(explode_now{});
   auto after = b.ask(ping{});
@@ -351,8 +351,8 @@ TEST(task, an_exception_before_suspending_fails_the_actor_and_the_ask) {
 
 TEST(task, an_exception_after_resuming_fails_the_actor_and_the_ask) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<std::string> log;
+  troupe::system sys(rt.config());
   auto b = sys.spawn<bomb>(&log).value();
   auto r = b.ask(explode_later{});
   auto queued = b.ask(ping{});
@@ -370,8 +370,8 @@ TEST(task, an_exception_after_resuming_fails_the_actor_and_the_ask) {
 
 TEST(task, an_exception_in_a_coroutine_tell_handler_fails_the_actor) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<std::string> log;
+  troupe::system sys(rt.config());
   auto b = sys.spawn<bomb>(&log).value();
   EXPECT_TRUE(b.tell(explode_tell{}).ok());
   rt.advance(1ms);

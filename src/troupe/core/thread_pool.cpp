@@ -245,8 +245,19 @@ thread_pool::~thread_pool() { stop(std::chrono::milliseconds(5000)); }
 void thread_pool::post(schedulable* s, post_hint hint) noexcept {
   state& st = *st_;
   if (st.stopping.load(std::memory_order_acquire)) {
-    // A turn that outlived the shutdown deadline ends here, on its own thread.
+    // A turn that outlived the shutdown deadline ends here, on its own
+    // thread. Items posted while such a turn runs are run after it, in a
+    // loop, not by recursion.
+    static thread_local fifo* inline_queue = nullptr;
+    if (inline_queue != nullptr) {
+      inline_queue->push(s);
+      return;
+    }
+    fifo pending;
+    inline_queue = &pending;
     s->run();
+    while (schedulable* next = pending.pop()) next->run();
+    inline_queue = nullptr;
     return;
   }
   if (state::current_pool == &st) {

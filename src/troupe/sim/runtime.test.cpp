@@ -98,8 +98,8 @@ class logger : public troupe::actor<logger> {
 
 TEST(sim_runtime, advance_fires_timers_in_order_and_runs_their_work_in_between) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<std::string> log;
+  troupe::system sys(rt.config());
   auto a = sys.spawn<logger>(&log, 1).value();
   rt.run();
   const troupe::time_point start = rt.now();
@@ -118,8 +118,8 @@ TEST(sim_runtime, advance_fires_timers_in_order_and_runs_their_work_in_between) 
 
 TEST(sim_runtime, time_does_not_move_while_work_runs) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<std::string> log;
+  troupe::system sys(rt.config());
   auto a = sys.spawn<logger>(&log, 1).value();
   const troupe::time_point start = rt.now();
   for (int i = 0; i < 1000; ++i) a.tell(hello{0});
@@ -222,8 +222,8 @@ TEST(sim_runtime, a_waiting_response_drives_work_and_time) {
 
 TEST(sim_runtime, actors_run_in_the_order_they_became_runnable) {
   troupe::sim::runtime rt;
-  troupe::system sys(rt.config());
   std::vector<std::string> log;
+  troupe::system sys(rt.config());
   auto a = sys.spawn<logger>(&log, 1).value();
   auto b = sys.spawn<logger>(&log, 2).value();
   rt.run();
@@ -231,8 +231,8 @@ TEST(sim_runtime, actors_run_in_the_order_they_became_runnable) {
   b.tell(hello{0});
   a.tell(hello{9});
   rt.run();
-  EXPECT_EQ(log, (std::vector<std::string>{"1 from 0 at 0ms", "1 from 9 at 0ms",
-                                           "2 from 0 at 0ms"}))
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"1 from 0 at 0ms", "1 from 9 at 0ms", "2 from 0 at 0ms"}))
       << "a became runnable first and handled both its messages in one turn";
 }
 
