@@ -19,6 +19,20 @@ void reject_envelope(system_core& core, envelope* e, errc why) noexcept {
   e->dispose();
 }
 
+/// Rejects everything queued in `q` with actor_not_found. The caller is the
+/// queue's only consumer.
+template <class Queue>
+void reject_queued(system_core& core, Queue& q) noexcept {
+  while (!q.empty()) {
+    mpsc_node* n = q.pop();
+    if (n == nullptr) {
+      std::this_thread::yield();  // a producer is between its two steps
+      continue;
+    }
+    reject_envelope(core, static_cast<envelope*>(n), errc::actor_not_found);
+  }
+}
+
 }  // namespace
 
 cell* current_cell() noexcept { return tl_current; }
@@ -119,8 +133,8 @@ cell::cell(ref_ptr<system_core> core, executor& ex, bool reentrant, const mailbo
     : core_(std::move(core)),
       exec_(&ex),
       id_(core_->next_id()),
-      reentrant_(reentrant),
-      bounded_(mbox.capacity != 0) {
+      bounded_(mbox.capacity != 0),
+      reentrant_(reentrant) {
   // Until activate(), the cell counts as scheduled: messages queue up but
   // nothing runs.
   sched_.store(scheduled, std::memory_order_relaxed);
@@ -134,12 +148,8 @@ cell::cell(ref_ptr<system_core> core, executor& ex, bool reentrant, const mailbo
 cell::~cell() {
   // Anything still queued (a late send that raced with termination) is
   // rejected, so every ask ends.
-  for (mpsc_queue* q : {&system_, &user_}) {
-    while (!q->empty()) {
-      if (mpsc_node* n = q->pop())
-        reject_envelope(*core_, static_cast<envelope*>(n), errc::actor_not_found);
-    }
-  }
+  reject_queued(*core_, system_);
+  reject_queued(*core_, user_);
 }
 
 cell::ext& cell::extension() {
@@ -272,7 +282,11 @@ void cell::deliver(envelope* e) noexcept {
   }
   // A handler coroutine may keep referring to its message: the task owns
   // the envelope then and disposes it when it ends.
-  if (!std::exchange(envelope_retained_, false)) e->dispose();
+  if (envelope_retained_) {
+    envelope_retained_ = false;
+  } else {
+    e->dispose();
+  }
   if (phase_ != phase::dead && ext_ && ext_->pending_set) {
     if (suspended_ == 0 || ext_->pending == exit_reason::kind::failed) terminate(ext_->pending);
   }
@@ -353,16 +367,8 @@ void cell::terminate(exit_reason why) noexcept {
 
 void cell::drain_closed() noexcept {
   while (drain_lock_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
-  for (mpsc_queue* q : {&system_, &user_}) {
-    while (!q->empty()) {
-      mpsc_node* n = q->pop();
-      if (n == nullptr) {
-        std::this_thread::yield();  // a producer is between its two steps
-        continue;
-      }
-      reject_envelope(*core_, static_cast<envelope*>(n), errc::actor_not_found);
-    }
-  }
+  reject_queued(*core_, system_);
+  reject_queued(*core_, user_);
   drain_lock_.store(false, std::memory_order_release);
 }
 

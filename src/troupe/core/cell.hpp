@@ -109,21 +109,25 @@ class cell : public actor_handle, public schedulable {
   [[nodiscard]] bool blocked() const noexcept { return suspended_ != 0 && !reentrant_; }
   ext& extension();
 
+  // Read by producers on every send.
   ref_ptr<system_core> core_;
   executor* exec_;
-  std::shared_ptr<executor> own_exec_;
   actor_id id_;
   std::atomic<std::uint8_t> sched_{idle};
   std::atomic<bool> closing_{false};
   std::atomic<bool> drain_lock_{false};
+  bool bounded_;
+  // The user lane's producers' end shares their line; its consumer's end
+  // starts the line the actor's own turn writes.
+  padded_mpsc_queue user_;
+  // Written by the actor's own turn.
   phase phase_ = phase::created;
   bool reentrant_;
-  bool bounded_;
   bool envelope_retained_ = false;
   std::uint32_t suspended_ = 0;
   mpsc_queue system_;
-  mpsc_queue user_;
   std::unique_ptr<ext> ext_;
+  std::shared_ptr<executor> own_exec_;
 
  public:
   // Links of the system's live list; guarded by the system's lock.

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <cstddef>
+#include <new>
+
+#include "troupe/core/envelope_pool.hpp"
 #include "troupe/core/error.hpp"
 #include "troupe/core/mpsc_queue.hpp"
 
@@ -26,6 +30,19 @@ class envelope : public mpsc_node {
   virtual void reject(errc why) noexcept = 0;
   /// Frees the item; the default deletes it.
   virtual void dispose() noexcept { delete this; }
+  // Envelopes come from per-thread pools: they are usually freed on another
+  // thread than the one that made them.
+  static void* operator new(std::size_t size) { return detail::envelope_pool::allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept {
+    detail::envelope_pool::deallocate(p, size);
+  }
+  static void* operator new(std::size_t size, std::align_val_t al) {
+    return ::operator new(size, al);
+  }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
+
   /// Returns true for tells, whose rejection counts as a dead letter.
   [[nodiscard]] virtual bool is_tell() const noexcept { return false; }
 

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
+#include <type_traits>
 
 namespace troupe {
 
@@ -14,11 +16,16 @@ struct mpsc_node {
 ///
 /// Any thread may push(); only one thread at a time may pop() or call
 /// empty_for_consumer(). Nodes pushed by one thread come out in push order.
-class mpsc_queue {
+///
+/// `Gap` bytes of padding separate the producers' end from the consumer's, so
+/// that a busy consumer does not steal the producers' cache line on every pop
+/// (use 56 for a heavily shared mailbox, 0 where memory matters more).
+template <std::size_t Gap>
+class basic_mpsc_queue {
  public:
-  mpsc_queue() noexcept : head_(&stub_), tail_(&stub_) {}
-  mpsc_queue(const mpsc_queue&) = delete;
-  mpsc_queue& operator=(const mpsc_queue&) = delete;
+  basic_mpsc_queue() noexcept : head_(&stub_), tail_(&stub_) {}
+  basic_mpsc_queue(const basic_mpsc_queue&) = delete;
+  basic_mpsc_queue& operator=(const basic_mpsc_queue&) = delete;
 
   /// Appends `n`. Wait-free; sequentially consistent so that a following
   /// check of the consumer's state cannot be reordered before it.
@@ -66,9 +73,20 @@ class mpsc_queue {
   }
 
  private:
+  struct no_gap {};
+  struct gap {
+    char bytes[Gap == 0 ? 1 : Gap];
+  };
+
   std::atomic<mpsc_node*> head_;  // producers' end
-  mpsc_node* tail_;               // consumer's end
+  [[no_unique_address]] std::conditional_t<Gap == 0, no_gap, gap> gap_;
+  mpsc_node* tail_;  // consumer's end
   mpsc_node stub_;
 };
+
+/// The compact queue (producers' and consumer's ends side by side).
+using mpsc_queue = basic_mpsc_queue<0>;
+/// The queue for a busy mailbox: its two ends never share a cache line.
+using padded_mpsc_queue = basic_mpsc_queue<56>;
 
 }  // namespace troupe

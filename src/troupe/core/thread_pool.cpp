@@ -75,6 +75,7 @@ struct thread_pool::state {
   fifo global;                         // guarded by global_lock
   std::atomic<std::size_t> queued{0};  // items in local queues + global
   std::atomic<std::size_t> num_parked{0};
+  std::atomic<std::size_t> searching{0};  // workers spinning for work
   std::mutex idle_mu;
   std::vector<std::size_t> idle;  // parked worker indices, guarded by idle_mu
   std::atomic<bool> stopping{false};
@@ -88,6 +89,9 @@ struct thread_pool::state {
   void wake_one() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (num_parked.load(std::memory_order_seq_cst) == 0) return;
+    // A worker that is spinning will find the item (it checks the queues
+    // again after it stops searching): no need to pay for a wake-up.
+    if (searching.load(std::memory_order_seq_cst) != 0) return;
     std::size_t idx;
     {
       std::lock_guard lock(idle_mu);
@@ -187,10 +191,15 @@ struct thread_pool::state {
         continue;
       }
       schedulable* found = nullptr;
+      searching.fetch_add(1, std::memory_order_seq_cst);
       for (std::size_t r = 0; r < spin_rounds && !found; ++r) {
-        for (int p = 0; p < 32; ++p) cpu_relax();
+        // Yield rather than burn the core: on a machine with more runnable
+        // threads than cores (a thread outside the pool producing work), the
+        // producer gets the CPU.
+        std::this_thread::yield();
         if (queued.load(std::memory_order_relaxed) != 0) found = find_work(i);
       }
+      searching.fetch_sub(1, std::memory_order_seq_cst);
       if (found) {
         found->run();
         continue;

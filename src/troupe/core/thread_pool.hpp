@@ -13,8 +13,8 @@ namespace troupe {
 
 /// Tunes a thread_pool.
 struct thread_pool_options {
-  std::size_t workers = 0;      ///< 0: one per hardware thread
-  std::size_t spin_rounds = 4;  ///< polls of the queues before a worker parks
+  std::size_t workers = 0;       ///< 0: one per hardware thread
+  std::size_t spin_rounds = 16;  ///< yields (each followed by a look at the queues) before parking
 };
 
 /// The real scheduling seam: a work-stealing pool of worker threads.
@@ -23,8 +23,8 @@ struct thread_pool_options {
 /// from a worker goes into that worker's next slot, so a reply runs on the
 /// thread that produced it without waking another core; the item it displaces
 /// moves to the local queue, where idle workers can steal it. Items posted
-/// from other threads go to a shared queue. Idle workers spin briefly, then
-/// park on a futex: an idle pool uses no CPU.
+/// from other threads go to a shared queue. Idle workers yield a few times,
+/// then park on a futex: an idle pool uses no CPU.
 ///
 /// Thread safety: post() from any thread. stop() from one thread, not a worker.
 class thread_pool final : public executor {
