@@ -40,7 +40,8 @@ class envelope : public mpsc_node {
     return ::operator new(size, al);
   }
   static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
-    ::operator delete(p, size, al);
+    (void)size;
+    ::operator delete(p, al);
   }
 
   /// Returns true for tells, whose rejection counts as a dead letter.
