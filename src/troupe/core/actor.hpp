@@ -1,12 +1,15 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "troupe/core/cell.hpp"
 #include "troupe/core/endpoint.hpp"
 #include "troupe/core/exit_reason.hpp"
 #include "troupe/core/timer.hpp"
+#include "troupe/core/watch.hpp"
 
 namespace troupe {
 
@@ -30,6 +33,43 @@ class message_timer final : public timer_base {
   }
   ref_ptr<actor_handle> target_;
   M msg_;
+};
+
+/// Delivers a `down` to actor W when the watched actor ends.
+template <class W>
+class down_to_actor final : public watch_entry {
+ public:
+  explicit down_to_actor(ref_ptr<actor_handle> w) : w_(std::move(w)) {}
+  void notify(actor_id who, const exit_reason& why) noexcept override {
+    try {
+      w_->enqueue_notice(new tell_envelope<W, down>(down{who, why}));
+    } catch (...) {  // out of memory: nothing else can be done here
+    }
+  }
+
+ private:
+  ref_ptr<actor_handle> w_;
+};
+
+/// Carries a linked actor's end to actor W: as an exit_signal message when W
+/// traps exits, otherwise by ending W too when the exit was abnormal.
+template <class W>
+class link_to_actor final : public watch_entry {
+ public:
+  explicit link_to_actor(ref_ptr<actor_handle> w) : w_(std::move(w)) {}
+  void notify(actor_id who, const exit_reason& why) noexcept override {
+    if constexpr (W::traps_exits) {
+      try {
+        w_->enqueue_notice(new tell_envelope<W, exit_signal>(exit_signal{who, why}));
+      } catch (...) {
+      }
+    } else {
+      if (!why.is_normal()) w_->exit(why);
+    }
+  }
+
+ private:
+  ref_ptr<actor_handle> w_;
 };
 
 /// The awaitable of actor::sleep_for: resumes the coroutine in its actor's
@@ -67,6 +107,9 @@ template <class Self>
 class actor {
  public:
   static constexpr bool reentrant = false;
+  /// Set to true (and handle troupe::exit_signal) to receive the end of a
+  /// linked actor as a message instead of ending too.
+  static constexpr bool traps_exits = false;
 
   void on_start() {}
   void post_start() {}
@@ -96,6 +139,54 @@ class actor {
   timer_handle send_interval(duration period, M m) {
     return start_timer(period, period, std::move(m));
   }
+  /// Watches `target`: when it ends, this actor receives one troupe::down
+  /// (which it must list in `handles`), at once if it is already gone. The
+  /// watch ends by itself when this actor ends.
+  template <class B>
+  watch_ref watch(const endpoint<B>& target) {
+    static_assert(handles_v<Self, down>, "troupe: an actor that watches must handle troupe::down");
+    if (!target) return {};
+    auto e = make_ref<detail::down_to_actor<Self>>(ref_ptr<actor_handle>(cell_));
+    std::uint64_t token = target.handle()->add_watch(std::move(e));
+    cell_->own_watch(target.handle(), token);
+    return watch_ref(target.handle(), token);
+  }
+  /// Stops watching (no down arrives for this watch afterwards, unless it was
+  /// already on its way).
+  void unwatch(watch_ref& w) { w.cancel(); }
+
+  /// Links this actor and `target` both ways: when one ends abnormally
+  /// (failed, killed, ...), the other ends with the same reason, unless it
+  /// traps exits, in which case it receives a troupe::exit_signal. A link to
+  /// an actor that is already gone acts at once.
+  template <class B>
+  void link(const endpoint<B>& target) {
+    if constexpr (Self::traps_exits) {
+      static_assert(handles_v<Self, exit_signal>,
+                    "troupe: an actor that traps exits must handle troupe::exit_signal");
+    }
+    if (!target) return;
+    ref_ptr<actor_handle> me(cell_);
+    // Ours on them: tells us when they end.
+    std::uint64_t theirs = target.handle()->add_watch(make_ref<detail::link_to_actor<Self>>(me));
+    cell_->own_watch(target.handle(), theirs);
+    // Theirs on us: tells them when we end.
+    std::uint64_t ours = cell_->add_watch(make_ref<detail::link_to_actor<B>>(target.handle()));
+    links_.push_back(link_record{target.handle(), theirs, ours});
+  }
+  /// Removes a link made with link() (both directions).
+  template <class B>
+  void unlink(const endpoint<B>& target) {
+    for (auto it = links_.begin(); it != links_.end(); ++it) {
+      if (it->target == target.handle()) {
+        it->target->remove_watch(it->on_target);
+        cell_->remove_watch(it->on_self);
+        links_.erase(it);
+        return;
+      }
+    }
+  }
+
   /// Suspends the calling handler coroutine for `d` (`co_await sleep_for(d)`).
   [[nodiscard]] detail::sleep_awaitable sleep_for(duration d) const { return {*cell_, d}; }
 
@@ -111,7 +202,14 @@ class actor {
     return timer_handle(std::move(t));
   }
 
+  struct link_record {
+    ref_ptr<actor_handle> target;
+    std::uint64_t on_target;  // the watch on the target that tells us
+    std::uint64_t on_self;    // the watch on us that tells the target
+  };
+
   cell* cell_;
+  std::vector<link_record> links_;
 };
 
 }  // namespace troupe

@@ -10,6 +10,7 @@
 namespace troupe {
 
 class system_core;
+class watch_entry;
 
 /// Identifies an actor within its system.
 using actor_id = std::uint64_t;
@@ -34,6 +35,16 @@ class actor_handle : public ref_counted {
   virtual void kill() noexcept = 0;
   /// Refuses new messages, handles the queued ones, then stops.
   virtual void drain() noexcept = 0;
+  /// Ends the actor with `why` because an actor linked to it ended.
+  virtual void exit(exit_reason why) noexcept = 0;
+  /// Queues a notice (down, exit_signal) on the user lane: never refused by a
+  /// bounded mailbox; rejected only when the actor is gone.
+  virtual void enqueue_notice(envelope* e) noexcept = 0;
+  /// Adds a watch; returns its token, or 0 when the actor is already gone,
+  /// in which case `e` has been notified at once.
+  virtual std::uint64_t add_watch(ref_ptr<watch_entry> e) = 0;
+  /// Removes the watch with `token` (no effect if it is gone).
+  virtual void remove_watch(std::uint64_t token) noexcept = 0;
   /// Returns the system the actor belongs to.
   [[nodiscard]] virtual system_core& core() const noexcept = 0;
 };

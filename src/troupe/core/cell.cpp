@@ -5,13 +5,14 @@
 #include "troupe/core/actor.hpp"
 #include "troupe/core/task.hpp"
 #include "troupe/core/timer.hpp"
+#include "troupe/core/watch.hpp"
 
 namespace troupe {
 namespace {
 
 thread_local cell* tl_current = nullptr;
 
-enum signal_kind : int { sig_post_start, sig_stop, sig_kill, sig_drain_marker };
+enum signal_kind : int { sig_post_start, sig_stop, sig_kill, sig_drain_marker, sig_exit };
 
 void reject_envelope(system_core& core, envelope* e, errc why) noexcept {
   if (e->is_tell() && why == errc::actor_not_found) core.count_dead_letter();
@@ -106,8 +107,16 @@ void sleep_awaitable::await_suspend(std::coroutine_handle<> h) {
 
 }  // namespace detail
 
+struct cell::watch_list {
+  std::vector<std::pair<std::uint64_t, ref_ptr<watch_entry>>> entries;
+  std::uint64_t next_token = 1;
+  bool closed = false;
+  exit_reason reason;  // valid once closed
+};
+
 struct cell::ext {
   std::vector<detail::task_promise_base*> tasks;
+  std::vector<std::pair<ref_ptr<actor_handle>, std::uint64_t>> outgoing_watches;
   std::vector<ref_ptr<timer_base>> timers;
   exit_reason pending;
   bool pending_set = false;
@@ -217,6 +226,11 @@ void cell::activate() noexcept {
 void cell::abandon() noexcept {
   phase_ = phase::dead;
   closing_.store(true, std::memory_order_release);
+  if (ext_) {
+    for (auto& [target, token] : ext_->outgoing_watches) target->remove_watch(token);
+    ext_->outgoing_watches.clear();
+  }
+  notify_watchers(exit_reason::failed("start failed"));
   // Timers armed by the constructor or on_start hold a reference to the cell
   // (and would tick into a dead mailbox forever); an actor may hold its own
   // endpoint. Release both, as terminate() does.
@@ -314,6 +328,9 @@ void cell::handle_signal(int kind, exit_reason why) noexcept {
     case sig_drain_marker:
       stop_self(exit_reason::normal());
       return;
+    case sig_exit:
+      terminate(std::move(why));
+      return;
     default:
       return;
   }
@@ -359,10 +376,79 @@ void cell::terminate(exit_reason why) noexcept {
   call_post_stop(why);
   destroy_actor();
   if (own_exec_) own_exec_->retire();
-  extension().reason = std::move(why);
+  ext& x = extension();
+  for (auto& [target, token] : x.outgoing_watches) target->remove_watch(token);
+  x.outgoing_watches.clear();
+  notify_watchers(why);
+  x.reason = std::move(why);
   sched_.store(closed, std::memory_order_seq_cst);
   drain_closed();
   core_->detach(this);
+}
+
+void cell::lock_watches() noexcept {
+  while (watch_lock_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+}
+
+void cell::notify_watchers(const exit_reason& why) noexcept {
+  std::vector<std::pair<std::uint64_t, ref_ptr<watch_entry>>> entries;
+  lock_watches();
+  if (!watches_) watches_ = std::make_unique<watch_list>();
+  watches_->closed = true;
+  watches_->reason = why;
+  entries.swap(watches_->entries);
+  unlock_watches();
+  for (auto& [token, e] : entries) e->notify(id_, why);
+}
+
+std::uint64_t cell::add_watch(ref_ptr<watch_entry> e) {
+  lock_watches();
+  if (!watches_) watches_ = std::make_unique<watch_list>();
+  if (watches_->closed) {
+    exit_reason why = watches_->reason;
+    unlock_watches();
+    e->notify(id_, why);
+    return 0;
+  }
+  std::uint64_t token = watches_->next_token++;
+  try {
+    watches_->entries.emplace_back(token, std::move(e));
+  } catch (...) {
+    unlock_watches();
+    throw;
+  }
+  unlock_watches();
+  return token;
+}
+
+void cell::remove_watch(std::uint64_t token) noexcept {
+  ref_ptr<watch_entry> gone;  // released outside the lock
+  lock_watches();
+  if (watches_) {
+    auto& v = watches_->entries;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it->first == token) {
+        gone = std::move(it->second);
+        v.erase(it);
+        break;
+      }
+    }
+  }
+  unlock_watches();
+}
+
+void cell::own_watch(const ref_ptr<actor_handle>& target, std::uint64_t token) {
+  if (token != 0) extension().outgoing_watches.emplace_back(target, token);
+}
+
+void cell::exit_linked(exit_reason why) noexcept {
+  enqueue_system(new signal(sig_exit, std::move(why)));
+}
+
+void cell::enqueue_notice(envelope* e) noexcept {
+  if (bounded_) ext_->count.fetch_add(1, std::memory_order_acq_rel);
+  user_.push(e);
+  schedule_if_idle();
 }
 
 void cell::drain_closed() noexcept {

@@ -40,6 +40,10 @@ class cell : public actor_handle, public schedulable {
   void stop(exit_reason why) noexcept override { request_stop(std::move(why)); }
   void kill() noexcept override { request_kill(); }
   void drain() noexcept override { request_drain(); }
+  void enqueue_notice(envelope* e) noexcept override;
+  void exit(exit_reason why) noexcept override { exit_linked(std::move(why)); }
+  std::uint64_t add_watch(ref_ptr<watch_entry> e) override;
+  void remove_watch(std::uint64_t token) noexcept override;
 
   /// Asks the actor to stop after its current message (and after its
   /// suspended handlers finish). Any thread.
@@ -59,6 +63,11 @@ class cell : public actor_handle, public schedulable {
 
   /// Stops after the current message (the actor's own stop()).
   void stop_self(exit_reason why) noexcept;
+  /// Remembers a watch this actor placed on another, removed when this actor
+  /// ends (so a dead watcher leaves nothing behind).
+  void own_watch(const ref_ptr<actor_handle>& target, std::uint64_t token);
+  /// Ends the actor with `why` because a linked actor ended (exit signal).
+  void exit_linked(exit_reason why) noexcept;
   /// Registers a timer to cancel when the actor stops.
   void own_timer(timer_base* t);
   /// Runs a handler coroutine that the cell now owns until it finishes.
@@ -98,6 +107,7 @@ class cell : public actor_handle, public schedulable {
   enum sched : std::uint8_t { idle = 0, scheduled = 1, closed = 2 };
   enum class phase : std::uint8_t { created, running, stopping, dead };
   struct ext;
+  struct watch_list;
   class signal;
 
   void schedule_if_idle() noexcept;
@@ -106,6 +116,9 @@ class cell : public actor_handle, public schedulable {
   void handle_signal(int kind, exit_reason why) noexcept;
   void terminate(exit_reason why) noexcept;
   void drain_closed() noexcept;
+  void notify_watchers(const exit_reason& why) noexcept;
+  void lock_watches() noexcept;
+  void unlock_watches() noexcept { watch_lock_.store(false, std::memory_order_release); }
   [[nodiscard]] bool blocked() const noexcept { return suspended_ != 0 && !reentrant_; }
   ext& extension();
 
@@ -116,6 +129,7 @@ class cell : public actor_handle, public schedulable {
   std::atomic<std::uint8_t> sched_{idle};
   std::atomic<bool> closing_{false};
   std::atomic<bool> drain_lock_{false};
+  std::atomic<bool> watch_lock_{false};
   bool bounded_;
   // The user lane's producers' end shares their line; its consumer's end
   // starts the line the actor's own turn writes.
@@ -127,6 +141,7 @@ class cell : public actor_handle, public schedulable {
   std::uint32_t suspended_ = 0;
   mpsc_queue system_;
   std::unique_ptr<ext> ext_;
+  std::unique_ptr<watch_list> watches_;  // guarded by watch_lock_
   std::shared_ptr<executor> own_exec_;
 
  public:

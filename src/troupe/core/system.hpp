@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -13,8 +14,28 @@
 #include "troupe/core/result.hpp"
 #include "troupe/core/system_core.hpp"
 #include "troupe/core/typed_cell.hpp"
+#include "troupe/core/watch.hpp"
 
 namespace troupe {
+
+namespace detail {
+
+/// Runs a callback when the watched actor ends.
+class down_to_callback final : public watch_entry {
+ public:
+  explicit down_to_callback(std::function<void(const down&)> fn) : fn_(std::move(fn)) {}
+  void notify(actor_id who, const exit_reason& why) noexcept override {
+    try {
+      fn_(down{who, why});
+    } catch (...) {  // a watcher's callback may not disturb the ending actor
+    }
+  }
+
+ private:
+  std::function<void(const down&)> fn_;
+};
+
+}  // namespace detail
 
 /// Configures a system. The seams default to the real ones (a work-stealing
 /// pool, the steady clock, an OS-seeded random source); pass a deterministic
@@ -89,6 +110,18 @@ class system {
     }
     c->activate();
     return endpoint<A>(ref_ptr<actor_handle>(std::move(ref)));
+  }
+
+  /// Calls `fn` once when `target` ends (at once if it is already gone), on
+  /// the thread that ends it. `fn` must be short and must not throw.
+  template <class B>
+  watch_ref watch(const endpoint<B>& target, std::function<void(const down&)> fn) {
+    if (!target) {
+      fn(down{0, exit_reason(exit_reason::kind::normal)});
+      return {};
+    }
+    auto e = make_ref<detail::down_to_callback>(std::move(fn));
+    return watch_ref(target.handle(), target.handle()->add_watch(std::move(e)));
   }
 
   /// Stops every actor (post_stop runs for each), then the threads. Actors
