@@ -84,15 +84,15 @@ std::string exception_text(const std::exception_ptr& e) {
 }
 
 void finish_top_level(task_promise_base& p) noexcept {
-  if (p.complete) p.complete(p, false);
+  if (p.complete) p.complete(p, nullptr);
   p.owner->task_finished(p, p.exception);
   envelope* keep = p.keep;
   p.self.destroy();
   if (keep != nullptr) keep->dispose();
 }
 
-void task_promise_base::abandon() noexcept {
-  if (complete) complete(*this, true);
+void task_promise_base::abandon(errc why) noexcept {
+  if (complete) complete(*this, &why);
   envelope* k = keep;
   self.destroy();
   if (k != nullptr) k->dispose();
@@ -115,6 +115,8 @@ struct cell::watch_list {
 };
 
 struct cell::ext {
+  ref_ptr<supervision_hook> supervisor;
+  bool final_exit = false;
   std::vector<detail::task_promise_base*> tasks;
   std::vector<std::pair<ref_ptr<actor_handle>, std::uint64_t>> outgoing_watches;
   std::vector<ref_ptr<timer_base>> timers;
@@ -226,22 +228,111 @@ void cell::activate() noexcept {
 void cell::abandon() noexcept {
   phase_ = phase::dead;
   closing_.store(true, std::memory_order_release);
-  if (ext_) {
-    for (auto& [target, token] : ext_->outgoing_watches) target->remove_watch(token);
-    ext_->outgoing_watches.clear();
-  }
-  notify_watchers(exit_reason::failed("start failed"));
   // Timers armed by the constructor or on_start hold a reference to the cell
   // (and would tick into a dead mailbox forever); an actor may hold its own
   // endpoint. Release both, as terminate() does.
-  if (ext_) {
-    for (auto& t : ext_->timers) t->cancel();
-    ext_->timers.clear();
-  }
+  release_instance(errc::actor_not_found);
   destroy_actor();
+  notify_watchers(exit_reason::failed("start failed"));
   if (own_exec_) own_exec_->retire();
   sched_.store(closed, std::memory_order_seq_cst);
   drain_closed();
+}
+
+void cell::release_instance(errc asks_end_with) noexcept {
+  if (!ext_) return;
+  // Suspended handlers are destroyed, never resumed; their asks end.
+  auto tasks = std::move(ext_->tasks);
+  suspended_ = 0;
+  for (detail::task_promise_base* p : tasks) p->abandon(asks_end_with);
+  for (auto& t : ext_->timers) t->cancel();
+  ext_->timers.clear();
+  for (auto& [target, token] : ext_->outgoing_watches) target->remove_watch(token);
+  ext_->outgoing_watches.clear();
+}
+
+/// A supervisor's order to one of its children, answered on `ack`.
+class cell::control final : public envelope {
+ public:
+  using order = control_order;
+  control(order o, exit_reason why, ref_ptr<detail::reply_state<void>> ack)
+      : order_(o), why_(std::move(why)), ack_(std::move(ack)) {}
+  void deliver(cell& c) override { c.obey(order_, std::move(why_), ack_); }
+  void reject(errc why) noexcept override {
+    if (ack_) ack_->complete(why);
+  }
+
+ private:
+  order order_;
+  exit_reason why_;
+  ref_ptr<detail::reply_state<void>> ack_;
+};
+
+void cell::set_supervisor(ref_ptr<supervision_hook> hook) {
+  extension().supervisor = std::move(hook);
+}
+
+void cell::request_restart(ref_ptr<detail::reply_state<void>> ack) noexcept {
+  enqueue_system(new control(control::order::restart, {}, std::move(ack)));
+}
+
+void cell::request_retire(exit_reason why, ref_ptr<detail::reply_state<void>> ack) noexcept {
+  enqueue_system(new control(control::order::retire, std::move(why), std::move(ack)));
+}
+
+void cell::request_final_stop(exit_reason why, ref_ptr<detail::reply_state<void>> ack) noexcept {
+  enqueue_system(new control(control::order::final_stop, std::move(why), std::move(ack)));
+}
+
+void cell::retire(exit_reason why, bool tell_supervisor) noexcept {
+  release_instance(why.what() == exit_reason::kind::failed ? errc::handler_failed
+                                                           : errc::actor_not_found);
+  if (has_actor()) {
+    call_post_stop(why);
+    destroy_actor();
+  }
+  ext& x = extension();
+  x.pending_set = false;
+  phase_ = phase::restarting;
+  if (tell_supervisor && x.supervisor) x.supervisor->child_exited(id_, why);
+}
+
+void cell::obey(control_order o, exit_reason why,
+                const ref_ptr<detail::reply_state<void>>& ack) noexcept {
+  switch (o) {
+    case control_order::restart: {
+      if (phase_ != phase::restarting) {
+        if (ack) ack->complete(result<void>{});
+        return;
+      }
+      result<void> r = rebuild();
+      if (!r) {
+        if (ack) ack->complete(r.error());
+        return;  // still restarting: the supervisor decides again
+      }
+      phase_ = phase::running;
+      try {
+        call_post_start();
+      } catch (const std::exception& ex) {
+        stop_self(exit_reason::failed(ex.what()));
+      } catch (...) {
+        stop_self(exit_reason::failed("unknown exception"));
+      }
+      if (ack) ack->complete(result<void>{});
+      return;
+    }
+    case control_order::retire:
+      if (phase_ == phase::running || phase_ == phase::stopping || phase_ == phase::created) {
+        retire(std::move(why), false);
+      }
+      if (ack) ack->complete(result<void>{});
+      return;
+    case control_order::final_stop:
+      extension().final_exit = true;
+      terminate(std::move(why));
+      if (ack) ack->complete(result<void>{});
+      return;
+  }
 }
 
 void cell::request_stop(exit_reason why) noexcept {
@@ -329,7 +420,7 @@ void cell::handle_signal(int kind, exit_reason why) noexcept {
       stop_self(exit_reason::normal());
       return;
     case sig_exit:
-      terminate(std::move(why));
+      if (phase_ != phase::restarting) terminate(std::move(why));
       return;
     default:
       return;
@@ -363,22 +454,23 @@ void cell::own_timer(timer_base* t) {
 }
 
 void cell::terminate(exit_reason why) noexcept {
+  if (ext_ && ext_->supervisor && !ext_->final_exit && why.what() != exit_reason::kind::shutdown &&
+      !core_->shutting_down()) {
+    // A supervised actor's exit is its supervisor's to judge: the cell (and
+    // every endpoint to it, and its mailbox) stays, waiting for a restart or
+    // a final stop.
+    if (phase_ != phase::restarting) retire(std::move(why), true);
+    return;
+  }
   phase_ = phase::dead;
   closing_.store(true, std::memory_order_release);
-  if (ext_) {
-    // Suspended handlers are destroyed, never resumed; their asks end.
-    auto tasks = std::move(ext_->tasks);
-    suspended_ = 0;
-    for (detail::task_promise_base* p : tasks) p->abandon();
-    for (auto& t : ext_->timers) t->cancel();
-    ext_->timers.clear();
+  if (has_actor()) {
+    release_instance(errc::actor_not_found);
+    call_post_stop(why);
+    destroy_actor();
   }
-  call_post_stop(why);
-  destroy_actor();
   if (own_exec_) own_exec_->retire();
   ext& x = extension();
-  for (auto& [target, token] : x.outgoing_watches) target->remove_watch(token);
-  x.outgoing_watches.clear();
   notify_watchers(why);
   x.reason = std::move(why);
   sched_.store(closed, std::memory_order_seq_cst);

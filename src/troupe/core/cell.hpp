@@ -11,6 +11,7 @@
 #include "troupe/core/exit_reason.hpp"
 #include "troupe/core/mailbox_options.hpp"
 #include "troupe/core/mpsc_queue.hpp"
+#include "troupe/core/result.hpp"
 #include "troupe/core/system_core.hpp"
 
 namespace troupe {
@@ -21,6 +22,19 @@ class timer_base;
 namespace detail {
 struct task_promise_base;
 }  // namespace detail
+
+namespace detail {
+template <class R>
+class reply_state;
+}  // namespace detail
+
+/// Receives the exits of a supervised actor (on the thread that ends it).
+class supervision_hook : public ref_counted {
+ public:
+  /// Reports that the actor `who` exited with `why` and now waits, with its
+  /// mailbox, for a restart or a final stop. Must be short; must not throw.
+  virtual void child_exited(actor_id who, const exit_reason& why) noexcept = 0;
+};
 
 /// Returns the cell whose turn runs on this thread, or nullptr outside actors.
 cell* current_cell() noexcept;
@@ -58,6 +72,20 @@ class cell : public actor_handle, public schedulable {
   [[nodiscard]] bool alive() const noexcept { return !closing_.load(std::memory_order_acquire); }
 
   void run() noexcept override;
+
+  // ---- supervision (any thread) ----
+
+  /// Makes the cell supervised: its exits go to `hook` instead of ending it.
+  /// Before activation only.
+  void set_supervisor(ref_ptr<supervision_hook> hook);
+  /// Rebuilds a retired actor (constructor, on_start, post_start) and lets it
+  /// handle its mailbox again; `ack` ends with the outcome.
+  void request_restart(ref_ptr<detail::reply_state<void>> ack) noexcept;
+  /// Ends the current instance (post_stop with `why`) without telling the
+  /// supervisor, keeping the mailbox for a restart; `ack` ends when done.
+  void request_retire(exit_reason why, ref_ptr<detail::reply_state<void>> ack) noexcept;
+  /// Ends the actor for good with `why`; `ack` ends when done.
+  void request_final_stop(exit_reason why, ref_ptr<detail::reply_state<void>> ack) noexcept;
 
   // ---- the actor's own turn only ----
 
@@ -99,16 +127,21 @@ class cell : public actor_handle, public schedulable {
   /// failed): cancels its timers and destroys the actor, without post_stop.
   void abandon() noexcept;
 
+  /// Returns true while an actor instance lives in the cell.
+  [[nodiscard]] virtual bool has_actor() const noexcept = 0;
+  /// Builds a new actor instance and runs its on_start (for restarts).
+  virtual result<void> rebuild() noexcept = 0;
   virtual void call_post_start() = 0;
   virtual void call_post_stop(const exit_reason& why) noexcept = 0;
   virtual void destroy_actor() noexcept = 0;
 
  private:
   enum sched : std::uint8_t { idle = 0, scheduled = 1, closed = 2 };
-  enum class phase : std::uint8_t { created, running, stopping, dead };
+  enum class phase : std::uint8_t { created, running, stopping, restarting, dead };
   struct ext;
   struct watch_list;
   class signal;
+  class control;
 
   void schedule_if_idle() noexcept;
   envelope* pop_user() noexcept;
@@ -119,7 +152,14 @@ class cell : public actor_handle, public schedulable {
   void notify_watchers(const exit_reason& why) noexcept;
   void lock_watches() noexcept;
   void unlock_watches() noexcept { watch_lock_.store(false, std::memory_order_release); }
-  [[nodiscard]] bool blocked() const noexcept { return suspended_ != 0 && !reentrant_; }
+  [[nodiscard]] bool blocked() const noexcept {
+    return (suspended_ != 0 && !reentrant_) || phase_ == phase::restarting;
+  }
+  void release_instance(errc asks_end_with) noexcept;
+  void retire(exit_reason why, bool tell_supervisor) noexcept;
+  enum class control_order : std::uint8_t { restart, retire, final_stop };
+  void obey(control_order o, exit_reason why,
+            const ref_ptr<detail::reply_state<void>>& ack) noexcept;
   ext& extension();
 
   // Read by producers on every send.

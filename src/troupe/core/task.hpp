@@ -22,13 +22,15 @@ struct task_promise_base {
   std::coroutine_handle<> continuation{};
   std::exception_ptr exception{};
   cell* owner = nullptr;
-  void (*complete)(task_promise_base&, bool abandoned) noexcept = nullptr;
+  // Hands the outcome to the ask; `abandoned` is null on completion, else
+  // the error the ask ends with.
+  void (*complete)(task_promise_base&, const errc* abandoned) noexcept = nullptr;
   std::coroutine_handle<> self{};
   envelope* keep = nullptr;  // the message the handler was called with
 
-  /// Ends a suspended top-level task without resuming it (its actor died):
-  /// its ask ends with actor_not_found, then the frame is destroyed.
-  void abandon() noexcept;
+  /// Ends a suspended top-level task without resuming it (its actor died or
+  /// failed): its ask ends with `why`, then the frame is destroyed.
+  void abandon(errc why) noexcept;
 };
 
 std::string exception_text(const std::exception_ptr& e);
@@ -86,11 +88,11 @@ class [[nodiscard]] task {
     detail::final_awaiter final_suspend() const noexcept { return {}; }
     void unhandled_exception() noexcept { exception = std::current_exception(); }
 
-    static void complete_reply(detail::task_promise_base& base, bool abandoned) noexcept {
+    static void complete_reply(detail::task_promise_base& base, const errc* abandoned) noexcept {
       auto& p = static_cast<promise_type&>(base);
       if (!p.reply) return;
-      if (abandoned) {
-        p.reply->complete(errc::actor_not_found);
+      if (abandoned != nullptr) {
+        p.reply->complete(*abandoned);
       } else if (p.exception) {
         p.reply->complete(error(errc::handler_failed, detail::exception_text(p.exception)));
       } else if constexpr (std::is_void_v<R>) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <new>
 #include <utility>
 
@@ -12,16 +14,28 @@ namespace troupe::detail {
 cell* exchange_current_cell(cell* c) noexcept;
 cell* exchange_constructing_cell(cell* c) noexcept;
 
+/// Selects the typed_cell constructor that builds the actor with a factory.
+struct from_factory_t {};
+inline constexpr from_factory_t from_factory{};
+
 /// A cell that stores an actor of type A in place.
 template <class A>
 class typed_cell final : public cell {
  public:
+  /// Builds the actor from `args`.
   template <class... Args>
   typed_cell(ref_ptr<system_core> core, executor& ex, const mailbox_options& mbox, Args&&... args)
+      : typed_cell(from_factory, std::move(core), ex, mbox,
+                   [&](void* mem) { ::new (mem) A(std::forward<Args>(args)...); }) {}
+
+  /// Builds the actor with `construct(storage)` (placement into the cell).
+  template <class F>
+  typed_cell(from_factory_t, ref_ptr<system_core> core, executor& ex, const mailbox_options& mbox,
+             F&& construct)
       : cell(std::move(core), ex, A::reentrant, mbox) {
     cell* prev = exchange_constructing_cell(this);
     try {
-      ::new (static_cast<void*>(storage_)) A(std::forward<Args>(args)...);
+      construct(static_cast<void*>(storage_));
     } catch (...) {
       exchange_constructing_cell(prev);
       abandon();  // cancels timers the constructor armed: they point at this cell
@@ -29,6 +43,11 @@ class typed_cell final : public cell {
     }
     exchange_constructing_cell(prev);
     constructed_ = true;
+  }
+
+  /// Remembers how to build the actor again, for restarts by a supervisor.
+  void set_factory(std::function<void(void*)> factory) {
+    factory_ = std::make_unique<std::function<void(void*)>>(std::move(factory));
   }
 
   /// Returns the actor. Only inside its turn, while it lives.
@@ -63,6 +82,25 @@ class typed_cell final : public cell {
   using cell::use_own_executor;
 
  protected:
+  [[nodiscard]] bool has_actor() const noexcept override { return constructed_; }
+  result<void> rebuild() noexcept override {
+    if (!factory_) return error(errc::start_failed, "no factory to rebuild the actor");
+    cell* prev = exchange_constructing_cell(this);
+    try {
+      (*factory_)(static_cast<void*>(storage_));
+    } catch (const std::exception& ex) {
+      exchange_constructing_cell(prev);
+      return error(errc::start_failed, ex.what());
+    } catch (...) {
+      exchange_constructing_cell(prev);
+      return error(errc::start_failed, "unknown exception");
+    }
+    exchange_constructing_cell(prev);
+    constructed_ = true;
+    result<void> r = start();
+    if (!r) destroy_actor();
+    return r;
+  }
   void call_post_start() override { actor().post_start(); }
   void call_post_stop(const exit_reason& why) noexcept override {
     try {
@@ -82,6 +120,7 @@ class typed_cell final : public cell {
 
   alignas(A) std::byte storage_[sizeof(A)];
   bool constructed_ = false;
+  std::unique_ptr<std::function<void(void*)>> factory_;  // only when supervised
 };
 
 /// Returns the actor of type A inside cell `c`.
