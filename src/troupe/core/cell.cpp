@@ -1,5 +1,7 @@
 #include "troupe/core/cell.hpp"
 
+#include "troupe/core/internal/cell_ext.hpp"
+
 #include <thread>
 
 #include "troupe/core/actor.hpp"
@@ -42,92 +44,14 @@ namespace detail {
 
 namespace {
 thread_local cell* tl_constructing = nullptr;
-
-/// Resumes a coroutine in its actor's turn.
-class resume_envelope final : public envelope {
- public:
-  explicit resume_envelope(std::coroutine_handle<> h) : h_(h) {}
-  void deliver(cell&) override { h_.resume(); }
-  void reject(errc) noexcept override {}
-
- private:
-  std::coroutine_handle<> h_;
-};
-
-/// Posts a resumption to its actor when it fires.
-class sleep_timer final : public timer_base {
- public:
-  sleep_timer(clock& c, ref_ptr<actor_handle> target, std::coroutine_handle<> h)
-      : timer_base(c, duration::zero()), target_(std::move(target)), h_(h) {}
-
- private:
-  void on_fire() noexcept override { target_->enqueue_system(new resume_envelope(h_)); }
-  ref_ptr<actor_handle> target_;
-  std::coroutine_handle<> h_;
-};
 }  // namespace
 
 cell* exchange_current_cell(cell* c) noexcept { return std::exchange(tl_current, c); }
 cell* exchange_constructing_cell(cell* c) noexcept { return std::exchange(tl_constructing, c); }
 cell* constructing_cell() noexcept { return tl_constructing; }
 actor_handle* handle_of(cell* c) noexcept { return c; }
-bool drive_done(void* state) noexcept { return static_cast<reply_base*>(state)->done(); }
-
-std::string exception_text(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
-void finish_top_level(task_promise_base& p) noexcept {
-  if (p.complete) p.complete(p, nullptr);
-  p.owner->task_finished(p, p.exception);
-  envelope* keep = p.keep;
-  p.self.destroy();
-  if (keep != nullptr) keep->dispose();
-}
-
-void task_promise_base::abandon(errc why) noexcept {
-  if (complete) complete(*this, &why);
-  envelope* k = keep;
-  self.destroy();
-  if (k != nullptr) k->dispose();
-}
-
-void sleep_awaitable::await_suspend(std::coroutine_handle<> h) {
-  clock& c = cell_.core().time();
-  auto t = make_ref<sleep_timer>(c, ref_ptr<actor_handle>(&cell_), h);
-  cell_.own_timer(t.get());
-  t->start(c.now() + delay_);
-}
 
 }  // namespace detail
-
-struct cell::watch_list {
-  std::vector<std::pair<std::uint64_t, ref_ptr<watch_entry>>> entries;
-  std::uint64_t next_token = 1;
-  bool closed = false;
-  exit_reason reason;  // valid once closed
-};
-
-struct cell::ext {
-  ref_ptr<supervision_hook> supervisor;
-  bool final_exit = false;
-  std::vector<detail::task_promise_base*> tasks;
-  std::vector<std::pair<ref_ptr<actor_handle>, std::uint64_t>> outgoing_watches;
-  std::vector<ref_ptr<timer_base>> timers;
-  exit_reason pending;
-  bool pending_set = false;
-  exit_reason reason;
-  std::size_t capacity = 0;
-  overflow policy = overflow::reject;
-  std::atomic<std::size_t> count{0};
-  std::atomic<std::size_t> to_drop{0};
-};
 
 class cell::signal final : public envelope {
  public:
@@ -249,90 +173,6 @@ void cell::release_instance(errc asks_end_with) noexcept {
   ext_->timers.clear();
   for (auto& [target, token] : ext_->outgoing_watches) target->remove_watch(token);
   ext_->outgoing_watches.clear();
-}
-
-/// A supervisor's order to one of its children, answered on `ack`.
-class cell::control final : public envelope {
- public:
-  using order = control_order;
-  control(order o, exit_reason why, ref_ptr<detail::reply_state<void>> ack)
-      : order_(o), why_(std::move(why)), ack_(std::move(ack)) {}
-  void deliver(cell& c) override { c.obey(order_, std::move(why_), ack_); }
-  void reject(errc why) noexcept override {
-    if (ack_) ack_->complete(why);
-  }
-
- private:
-  order order_;
-  exit_reason why_;
-  ref_ptr<detail::reply_state<void>> ack_;
-};
-
-void cell::set_supervisor(ref_ptr<supervision_hook> hook) {
-  extension().supervisor = std::move(hook);
-}
-
-void cell::request_restart(ref_ptr<detail::reply_state<void>> ack) noexcept {
-  enqueue_system(new control(control::order::restart, {}, std::move(ack)));
-}
-
-void cell::request_retire(exit_reason why, ref_ptr<detail::reply_state<void>> ack) noexcept {
-  enqueue_system(new control(control::order::retire, std::move(why), std::move(ack)));
-}
-
-void cell::request_final_stop(exit_reason why, ref_ptr<detail::reply_state<void>> ack) noexcept {
-  enqueue_system(new control(control::order::final_stop, std::move(why), std::move(ack)));
-}
-
-void cell::retire(exit_reason why, bool tell_supervisor) noexcept {
-  release_instance(why.what() == exit_reason::kind::failed ? errc::handler_failed
-                                                           : errc::actor_not_found);
-  if (has_actor()) {
-    call_post_stop(why);
-    destroy_actor();
-  }
-  ext& x = extension();
-  x.pending_set = false;
-  phase_ = phase::restarting;
-  if (tell_supervisor && x.supervisor) x.supervisor->child_exited(id_, why);
-}
-
-void cell::obey(control_order o, exit_reason why,
-                const ref_ptr<detail::reply_state<void>>& ack) noexcept {
-  switch (o) {
-    case control_order::restart: {
-      if (phase_ != phase::restarting) {
-        if (ack) ack->complete(result<void>{});
-        return;
-      }
-      result<void> r = rebuild();
-      if (!r) {
-        if (ack) ack->complete(r.error());
-        return;  // still restarting: the supervisor decides again
-      }
-      phase_ = phase::running;
-      try {
-        call_post_start();
-      } catch (const std::exception& ex) {
-        stop_self(exit_reason::failed(ex.what()));
-      } catch (...) {
-        stop_self(exit_reason::failed("unknown exception"));
-      }
-      if (ack) ack->complete(result<void>{});
-      return;
-    }
-    case control_order::retire:
-      if (phase_ == phase::running || phase_ == phase::stopping || phase_ == phase::created) {
-        retire(std::move(why), false);
-      }
-      if (ack) ack->complete(result<void>{});
-      return;
-    case control_order::final_stop:
-      extension().final_exit = true;
-      terminate(std::move(why));
-      if (ack) ack->complete(result<void>{});
-      return;
-  }
 }
 
 void cell::request_stop(exit_reason why) noexcept {
@@ -478,69 +318,8 @@ void cell::terminate(exit_reason why) noexcept {
   core_->detach(this);
 }
 
-void cell::lock_watches() noexcept {
-  while (watch_lock_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
-}
-
-void cell::notify_watchers(const exit_reason& why) noexcept {
-  std::vector<std::pair<std::uint64_t, ref_ptr<watch_entry>>> entries;
-  lock_watches();
-  if (!watches_) watches_ = std::make_unique<watch_list>();
-  watches_->closed = true;
-  watches_->reason = why;
-  entries.swap(watches_->entries);
-  unlock_watches();
-  for (auto& [token, e] : entries) e->notify(id_, why);
-}
-
-std::uint64_t cell::add_watch(ref_ptr<watch_entry> e) {
-  lock_watches();
-  if (!watches_) watches_ = std::make_unique<watch_list>();
-  if (watches_->closed) {
-    exit_reason why = watches_->reason;
-    unlock_watches();
-    e->notify(id_, why);
-    return 0;
-  }
-  std::uint64_t token = watches_->next_token++;
-  try {
-    watches_->entries.emplace_back(token, std::move(e));
-  } catch (...) {
-    unlock_watches();
-    throw;
-  }
-  unlock_watches();
-  return token;
-}
-
-void cell::remove_watch(std::uint64_t token) noexcept {
-  ref_ptr<watch_entry> gone;  // released outside the lock
-  lock_watches();
-  if (watches_) {
-    auto& v = watches_->entries;
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (it->first == token) {
-        gone = std::move(it->second);
-        v.erase(it);
-        break;
-      }
-    }
-  }
-  unlock_watches();
-}
-
-void cell::own_watch(const ref_ptr<actor_handle>& target, std::uint64_t token) {
-  if (token != 0) extension().outgoing_watches.emplace_back(target, token);
-}
-
 void cell::exit_linked(exit_reason why) noexcept {
   enqueue_system(new signal(sig_exit, std::move(why)));
-}
-
-void cell::enqueue_notice(envelope* e) noexcept {
-  if (bounded_) ext_->count.fetch_add(1, std::memory_order_acq_rel);
-  user_.push(e);
-  schedule_if_idle();
 }
 
 void cell::drain_closed() noexcept {
