@@ -12,3 +12,6 @@
 #include "troupe/core/system.hpp"
 #include "troupe/core/task.hpp"
 #include "troupe/core/timer.hpp"
+#include "troupe/core/output_port.hpp"
+#include "troupe/core/router.hpp"
+#include "troupe/core/worker_pool.hpp"

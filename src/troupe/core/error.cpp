@@ -24,6 +24,16 @@ std::string_view to_string(errc e) noexcept {
       return "shutting_down";
     case errc::dropped:
       return "dropped";
+    case errc::no_route:
+      return "no_route";
+    case errc::quorum_failed:
+      return "quorum_failed";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::name_taken:
+      return "name_taken";
+    case errc::invalid_name:
+      return "invalid_name";
   }
   return "unknown";
 }
