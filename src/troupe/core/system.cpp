@@ -71,6 +71,7 @@ shutdown_report system::shutdown(duration timeout) {
     report_.stuck_threads += owned_->pool->stop(std::max<std::chrono::milliseconds>(left, grace));
   }
   if (owned_->clock) owned_->clock->stop();
+  core_->clear_discovery();
   return report_;
 }
 

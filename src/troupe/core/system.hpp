@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "troupe/core/actor.hpp"
 #include "troupe/core/dedicated_thread.hpp"
+#include "troupe/core/discovery.hpp"
 #include "troupe/core/endpoint.hpp"
 #include "troupe/core/mailbox_options.hpp"
 #include "troupe/core/result.hpp"
@@ -55,6 +57,13 @@ struct system_config {
 struct spawn_options {
   mailbox_options mailbox{};      ///< bounded or not (unbounded by default)
   bool dedicated_thread = false;  ///< run on a thread of its own (for blocking work)
+  /// Registers the actor under this name in the system's registry (empty:
+  /// none). A taken or malformed name fails the spawn (name_taken,
+  /// invalid_name); the actor is then discarded without post_stop.
+  std::string name;
+  /// Checks the actor in at the receptionist under this label, public and
+  /// with no key (empty: none). Fails the spawn like `name`.
+  std::string label;
 };
 
 /// Tells how a shutdown went.
@@ -108,6 +117,15 @@ class system {
       c->abandon();
       return errc::shutting_down;
     }
+    if (!opts.name.empty() || !opts.label.empty()) {
+      if (result<void> r = detail::register_spawned(*core_, opts.name, opts.label,
+                                                    ref_ptr<actor_handle>(c), actor_type::of<A>());
+          !r) {
+        c->abandon();  // its watches remove whatever was registered
+        core_->detach(c);
+        return r.error();
+      }
+    }
     c->activate();
     return endpoint<A>(ref_ptr<actor_handle>(std::move(ref)));
   }
@@ -135,6 +153,12 @@ class system {
   [[nodiscard]] std::size_t live_actors() const noexcept { return core_->live(); }
   /// Returns the system's clock seam.
   [[nodiscard]] class clock& time() const noexcept { return core_->time(); }
+  /// Returns the system's named registry (unique names, typed lookup).
+  [[nodiscard]] class registry& registry() const noexcept { return core_->registry(); }
+  /// Returns the system's receptionist (labels, reception keys, listings).
+  [[nodiscard]] class receptionist& receptionist() const noexcept { return core_->receptionist(); }
+  /// Returns the system's process groups (scopes, groups, monitors).
+  [[nodiscard]] process_groups& groups() const noexcept { return core_->groups(); }
   /// Returns the shared state (for extensions such as remoting).
   [[nodiscard]] system_core& core() const noexcept { return *core_; }
 

@@ -1,8 +1,27 @@
 #include "troupe/core/system_core.hpp"
 
 #include "troupe/core/cell.hpp"
+#include "troupe/core/process_groups.hpp"
+#include "troupe/core/receptionist.hpp"
+#include "troupe/core/registry.hpp"
 
 namespace troupe {
+
+system_core::system_core(clock& c, executor& e, random_source& r)
+    : clock_(c),
+      executor_(e),
+      random_(r),
+      registry_(std::make_unique<troupe::registry>(*this)),
+      receptionist_(std::make_unique<troupe::receptionist>(*this)),
+      groups_(std::make_unique<process_groups>(*this)) {}
+
+system_core::~system_core() = default;
+
+void system_core::clear_discovery() noexcept {
+  groups_->clear();
+  receptionist_->clear();
+  registry_->clear();
+}
 
 bool system_core::attach(cell* c) noexcept {
   std::lock_guard lock(mu_);

@@ -16,6 +16,9 @@
 namespace troupe {
 
 class cell;
+class registry;
+class receptionist;
+class process_groups;
 
 /// The shared state of one system: its seams, defaults and counters. Cells
 /// hold a reference to it, so it outlives every endpoint.
@@ -23,7 +26,8 @@ class cell;
 /// Thread safety: all members may be used from any thread.
 class system_core : public ref_counted {
  public:
-  system_core(clock& c, executor& e, random_source& r) : clock_(c), executor_(e), random_(r) {}
+  system_core(clock& c, executor& e, random_source& r);
+  ~system_core() override;
 
   [[nodiscard]] clock& time() const noexcept { return clock_; }
   [[nodiscard]] executor& exec() const noexcept { return executor_; }
@@ -56,6 +60,16 @@ class system_core : public ref_counted {
   void thread_ended() noexcept;
   bool wait_threads(time_point deadline);
 
+  /// Returns the system's named registry.
+  [[nodiscard]] troupe::registry& registry() const noexcept { return *registry_; }
+  /// Returns the system's receptionist.
+  [[nodiscard]] troupe::receptionist& receptionist() const noexcept { return *receptionist_; }
+  /// Returns the system's process groups.
+  [[nodiscard]] process_groups& groups() const noexcept { return *groups_; }
+  /// Empties the registry, the receptionist and the groups (at the end of a
+  /// shutdown: drops what would otherwise keep the system alive).
+  void clear_discovery() noexcept;
+
   /// Keeps the seams a system made for itself alive as long as any cell.
   std::shared_ptr<void> owned_seams;
 
@@ -75,6 +89,9 @@ class system_core : public ref_counted {
   std::size_t live_count_ = 0;  // guarded by mu_
   std::size_t threads_ = 0;     // guarded by mu_
   std::vector<ref_ptr<cell>> collect_live();
+  std::unique_ptr<troupe::registry> registry_;
+  std::unique_ptr<troupe::receptionist> receptionist_;
+  std::unique_ptr<process_groups> groups_;
 };
 
 }  // namespace troupe
