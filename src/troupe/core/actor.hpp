@@ -172,19 +172,12 @@ class actor {
     cell_->own_watch(target.handle(), theirs);
     // Theirs on us: tells them when we end.
     std::uint64_t ours = cell_->add_watch(make_ref<detail::link_to_actor<B>>(target.handle()));
-    links_.push_back(link_record{target.handle(), theirs, ours});
+    cell_->own_link(target.handle(), theirs, ours);
   }
   /// Removes a link made with link() (both directions).
   template <class B>
   void unlink(const endpoint<B>& target) {
-    for (auto it = links_.begin(); it != links_.end(); ++it) {
-      if (it->target == target.handle()) {
-        it->target->remove_watch(it->on_target);
-        cell_->remove_watch(it->on_self);
-        links_.erase(it);
-        return;
-      }
-    }
+    if (target) cell_->drop_link(*target.handle());
   }
 
   /// Suspends the calling handler coroutine for `d` (`co_await sleep_for(d)`).
@@ -202,14 +195,7 @@ class actor {
     return timer_handle(std::move(t));
   }
 
-  struct link_record {
-    ref_ptr<actor_handle> target;
-    std::uint64_t on_target;  // the watch on the target that tells us
-    std::uint64_t on_self;    // the watch on us that tells the target
-  };
-
   cell* cell_;
-  std::vector<link_record> links_;
 };
 
 }  // namespace troupe

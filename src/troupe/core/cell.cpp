@@ -14,7 +14,7 @@ namespace {
 
 thread_local cell* tl_current = nullptr;
 
-enum signal_kind : int { sig_post_start, sig_stop, sig_kill, sig_drain_marker, sig_exit };
+enum signal_kind : int { sig_stop, sig_kill, sig_drain_marker, sig_exit };
 
 void reject_envelope(system_core& core, envelope* e, errc why) noexcept {
   if (e->is_tell() && why == errc::actor_not_found) core.count_dead_letter();
@@ -142,11 +142,35 @@ void cell::schedule_if_idle() noexcept {
   if (s == closed) drain_closed();
 }
 
+void cell::use_own_executor(std::shared_ptr<executor> ex) {
+  exec_ = ex.get();
+  extension().own_exec = std::move(ex);
+}
+
+bool cell::claim() noexcept {
+  std::uint8_t held = 0;
+  return launch_.compare_exchange_strong(held, 3, std::memory_order_acq_rel);
+}
+
 void cell::activate() noexcept {
-  phase_ = phase::created;
-  system_.push(new signal(sig_post_start, {}));
+  launch_.store(1, std::memory_order_release);
+  phase_ = phase::created;  // the first turn runs post_start
   add_ref();
   exec_->post(this, post_hint::wake);
+}
+
+bool cell::discard() noexcept {
+  std::uint8_t held = 0;
+  if (!launch_.compare_exchange_strong(held, 2, std::memory_order_acq_rel)) return false;
+  discard_claimed();
+  return true;
+}
+
+void cell::discard_claimed() noexcept {
+  launch_.store(2, std::memory_order_release);
+  ref_ptr<cell> keep(this);  // detach() may drop the system's reference
+  abandon();
+  core_->detach(this);
 }
 
 void cell::abandon() noexcept {
@@ -158,7 +182,7 @@ void cell::abandon() noexcept {
   release_instance(errc::actor_not_found);
   destroy_actor();
   notify_watchers(exit_reason::failed("start failed"));
-  if (own_exec_) own_exec_->retire();
+  if (ext_ && ext_->own_exec) ext_->own_exec->retire();
   sched_.store(closed, std::memory_order_seq_cst);
   drain_closed();
 }
@@ -232,24 +256,12 @@ void cell::deliver(envelope* e) noexcept {
   } else {
     e->dispose();
   }
-  if (phase_ != phase::dead && ext_ && ext_->pending_set) {
-    if (suspended_ == 0 || ext_->pending == exit_reason::kind::failed) terminate(ext_->pending);
-  }
+  end_if_pending();
 }
 
 void cell::handle_signal(int kind, exit_reason why) noexcept {
   if (phase_ == phase::dead) return;
   switch (kind) {
-    case sig_post_start:
-      phase_ = phase::running;
-      try {
-        call_post_start();
-      } catch (const std::exception& ex) {
-        stop_self(exit_reason::failed(ex.what()));
-      } catch (...) {
-        stop_self(exit_reason::failed("unknown exception"));
-      }
-      return;
     case sig_stop:
       stop_self(std::move(why));
       return;
@@ -309,7 +321,7 @@ void cell::terminate(exit_reason why) noexcept {
     call_post_stop(why);
     destroy_actor();
   }
-  if (own_exec_) own_exec_->retire();
+  if (ext_ && ext_->own_exec) ext_->own_exec->retire();
   ext& x = extension();
   notify_watchers(why);
   x.reason = std::move(why);
@@ -329,10 +341,31 @@ void cell::drain_closed() noexcept {
   drain_lock_.store(false, std::memory_order_release);
 }
 
+void cell::run_post_start() noexcept {
+  phase_ = phase::running;
+  try {
+    call_post_start();
+  } catch (const std::exception& ex) {
+    stop_self(exit_reason::failed(ex.what()));
+  } catch (...) {
+    stop_self(exit_reason::failed("unknown exception"));
+  }
+  end_if_pending();
+}
+
+void cell::end_if_pending() noexcept {
+  if (phase_ != phase::dead && ext_ && ext_->pending_set) {
+    if (suspended_ == 0 || ext_->pending == exit_reason::kind::failed) terminate(ext_->pending);
+  }
+}
+
 void cell::run() noexcept {
   cell* prev = detail::exchange_current_cell(this);
   std::size_t budget = core_->batch;
+  // The first turn starts with post_start, before any signal or message.
+  if (phase_ == phase::created) run_post_start();
   for (;;) {
+    if (phase_ == phase::dead) break;
     if (mpsc_node* n = system_.pop()) {
       deliver(static_cast<envelope*>(n));
       if (phase_ == phase::dead) break;

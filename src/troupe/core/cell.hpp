@@ -5,9 +5,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "troupe/core/actor_handle.hpp"
+#include "troupe/core/envelope_pool.hpp"
 #include "troupe/core/exit_reason.hpp"
 #include "troupe/core/mailbox_options.hpp"
 #include "troupe/core/mpsc_queue.hpp"
@@ -45,8 +47,21 @@ cell* current_cell() noexcept;
 /// Producers (any thread) call enqueue() / enqueue_system() and the signal
 /// requests. Everything else runs on the actor's turn: one thread at a time,
 /// chosen by the actor's executor.
-class cell : public actor_handle, public schedulable {
+class alignas(64) cell : public actor_handle, public schedulable {
  public:
+  // Cells come from a per-thread pool of cache-line-aligned blocks: an actor
+  // is often spawned on one thread and ended on another.
+  static void* operator new(std::size_t size) { return detail::cell_pool::allocate(size); }
+  static void* operator new(std::size_t size, std::align_val_t) {
+    return detail::cell_pool::allocate(size);
+  }
+  static void operator delete(void* p, std::size_t size) noexcept {
+    detail::cell_pool::deallocate(p, size);
+  }
+  static void operator delete(void* p, std::size_t size, std::align_val_t) noexcept {
+    detail::cell_pool::deallocate(p, size);
+  }
+
   send_result enqueue(envelope* e) noexcept override;
   void enqueue_system(envelope* e) noexcept override;
   [[nodiscard]] actor_id id() const noexcept override { return id_; }
@@ -68,6 +83,12 @@ class cell : public actor_handle, public schedulable {
   /// Refuses new messages, handles those already queued, then stops. Any
   /// thread.
   void request_drain() noexcept;
+  /// Ends a cell that was never activated (a prepared actor that is dropped,
+  /// or any held cell at shutdown): its queued asks end with
+  /// actor_not_found, its registrations go, no hook runs but the
+  /// destructor. Returns false (and does nothing) once it was activated.
+  /// Any thread.
+  bool discard() noexcept;
   /// Returns false once the actor has begun to close (hint; any thread).
   [[nodiscard]] bool alive() const noexcept { return !closing_.load(std::memory_order_acquire); }
 
@@ -94,6 +115,12 @@ class cell : public actor_handle, public schedulable {
   /// Remembers a watch this actor placed on another, removed when this actor
   /// ends (so a dead watcher leaves nothing behind).
   void own_watch(const ref_ptr<actor_handle>& target, std::uint64_t token);
+  /// Remembers a link: `on_target` is the watch on `target` that tells this
+  /// actor, `on_self` the watch on this actor that tells the target.
+  void own_link(const ref_ptr<actor_handle>& target, std::uint64_t on_target,
+                std::uint64_t on_self);
+  /// Removes the link with `target` in both directions (no effect if none).
+  void drop_link(actor_handle& target) noexcept;
   /// Ends the actor with `why` because a linked actor ended (exit signal).
   void exit_linked(exit_reason why) noexcept;
   /// Registers a timer to cancel when the actor stops.
@@ -113,16 +140,19 @@ class cell : public actor_handle, public schedulable {
  protected:
   cell(ref_ptr<system_core> core, executor& ex, bool reentrant, const mailbox_options& mbox);
   /// Makes the cell run on an executor of its own (a dedicated thread),
-  /// retired when the actor ends. Before activate() only.
-  void use_own_executor(std::shared_ptr<executor> ex) noexcept {
-    own_exec_ = std::move(ex);
-    exec_ = own_exec_.get();
-  }
+  /// retired when the actor ends. Before activation only.
+  void use_own_executor(std::shared_ptr<executor> ex);
   ~cell() override;
 
-  /// Activates the cell: from now on messages are scheduled. Called once by
-  /// spawn after on_start succeeded.
+  /// Claims a held cell for starting (on_start then activate); false when
+  /// it was discarded (a shutdown) or already claimed. A claimed cell can no
+  /// longer be discarded by others.
+  bool claim() noexcept;
+  /// Activates a claimed cell: from now on messages are scheduled. Called
+  /// once by spawn (or a ready handle) after on_start succeeded.
   void activate() noexcept;
+  /// Discards a claimed cell whose on_start refused.
+  void discard_claimed() noexcept;
   /// Closes a cell whose actor never started (its constructor or on_start
   /// failed): cancels its timers and destroys the actor, without post_stop.
   void abandon() noexcept;
@@ -147,6 +177,8 @@ class cell : public actor_handle, public schedulable {
   envelope* pop_user() noexcept;
   void deliver(envelope* e) noexcept;
   void handle_signal(int kind, exit_reason why) noexcept;
+  void run_post_start() noexcept;
+  void end_if_pending() noexcept;
   void terminate(exit_reason why) noexcept;
   void drain_closed() noexcept;
   void notify_watchers(const exit_reason& why) noexcept;
@@ -170,6 +202,7 @@ class cell : public actor_handle, public schedulable {
   std::atomic<bool> closing_{false};
   std::atomic<bool> drain_lock_{false};
   std::atomic<bool> watch_lock_{false};
+  std::atomic<std::uint8_t> launch_{0};  // 0 held, 1 activated, 2 discarded, 3 claimed
   bool bounded_;
   // The user lane's producers' end shares their line; its consumer's end
   // starts the line the actor's own turn writes.
@@ -182,7 +215,6 @@ class cell : public actor_handle, public schedulable {
   mpsc_queue system_;
   std::unique_ptr<ext> ext_;
   std::unique_ptr<watch_list> watches_;  // guarded by watch_lock_
-  std::shared_ptr<executor> own_exec_;
 
  public:
   // Links of the system's live list; guarded by the system's lock.

@@ -41,6 +41,11 @@ void cell::request_final_stop(exit_reason why, ref_ptr<detail::reply_state<void>
 void cell::retire(exit_reason why, bool tell_supervisor) noexcept {
   release_instance(why.what() == exit_reason::kind::failed ? errc::handler_failed
                                                            : errc::actor_not_found);
+  // The next instance starts with no links (those of this one go with it).
+  if (ext_) {
+    for (auto& l : ext_->links) remove_watch(l.on_self);
+    ext_->links.clear();
+  }
   if (has_actor()) {
     call_post_stop(why);
     destroy_actor();

@@ -67,4 +67,27 @@ void cell::enqueue_notice(envelope* e) noexcept {
   schedule_if_idle();
 }
 
+void cell::own_link(const ref_ptr<actor_handle>& target, std::uint64_t on_target,
+                    std::uint64_t on_self) {
+  own_watch(target, on_target);
+  extension().links.push_back(ext::link_record{target, on_target, on_self});
+}
+
+void cell::drop_link(actor_handle& target) noexcept {
+  if (!ext_) return;
+  auto& links = ext_->links;
+  for (auto it = links.begin(); it != links.end(); ++it) {
+    if (it->target.get() == &target) {
+      target.remove_watch(it->on_target);
+      remove_watch(it->on_self);
+      auto& out = ext_->outgoing_watches;
+      std::erase_if(out, [&](const auto& w) {
+        return w.first.get() == &target && w.second == it->on_target;
+      });
+      links.erase(it);
+      return;
+    }
+  }
+}
+
 }  // namespace troupe

@@ -5,10 +5,17 @@
 #include <new>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TROUPE_POOL_BYPASS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TROUPE_POOL_BYPASS 1
+#endif
+#endif
+
 namespace troupe::detail {
 namespace {
 
-constexpr std::size_t classes = envelope_pool::max_pooled_size / envelope_pool::granularity;
 constexpr std::size_t batch = 128;        // blocks moved to or from the shared pool at once
 constexpr std::size_t cache_limit = 512;  // blocks a thread keeps per class
 constexpr std::size_t fresh_batch = 32;   // blocks made at once when nothing can be reused
@@ -17,41 +24,69 @@ struct block {
   block* next;
 };
 
-/// A chain of `batch` free blocks of one class.
-struct chain {
-  block* head;
-};
+/// Memory from the global allocator, aligned to `Align`.
+template <std::size_t Align>
+void* fresh(std::size_t size, const std::nothrow_t& nt) noexcept {
+  if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+    return ::operator new(size, std::align_val_t(Align), nt);
+  } else {
+    return ::operator new(size, nt);
+  }
+}
 
-/// The pool shared by all threads: full chains per class, under one lock.
+template <std::size_t Align>
+void* fresh(std::size_t size) {
+  if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+    return ::operator new(size, std::align_val_t(Align));
+  } else {
+    return ::operator new(size);
+  }
+}
+
+template <std::size_t Align>
+void release(void* p) noexcept {
+  if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+    ::operator delete(p, std::align_val_t(Align));
+  } else {
+    ::operator delete(p);
+  }
+}
+
+/// The blocks shared by all threads: chains of `batch` free blocks per
+/// class, under one lock.
+template <std::size_t Classes>
 class shared_pool {
  public:
   void put(std::size_t cls, block* head) {
     std::lock_guard lock(mu_);
-    chains_[cls].push_back(chain{head});
+    chains_[cls].push_back(head);
   }
   block* take(std::size_t cls) {
     std::lock_guard lock(mu_);
     auto& v = chains_[cls];
     if (v.empty()) return nullptr;
-    block* b = v.back().head;
+    block* b = v.back();
     v.pop_back();
     return b;
   }
 
  private:
   std::mutex mu_;
-  std::array<std::vector<chain>, classes> chains_;
+  std::array<std::vector<block*>, Classes> chains_;
 };
 
-shared_pool& shared() {
-  // Never destroyed: threads may free blocks during static destruction.
-  static auto* pool = new shared_pool();
-  return *pool;
-}
-
-/// One thread's free lists.
+/// One thread's free lists for one pool.
+template <std::size_t Granularity, std::size_t MaxSize>
 class thread_cache {
  public:
+  static constexpr std::size_t classes = MaxSize / Granularity;
+
+  static shared_pool<classes>& shared() {
+    // Never destroyed: threads may free blocks during static destruction.
+    static auto* pool = new shared_pool<classes>();
+    return *pool;
+  }
+
   ~thread_cache() {
     // Hand everything to the shared pool, in chains of at most `batch`.
     for (std::size_t cls = 0; cls < classes; ++cls) {
@@ -62,7 +97,7 @@ class thread_cache {
   void* allocate(std::size_t cls) {
     list& l = lists_[cls];
     if (l.head == nullptr) refill(cls);
-    if (l.head == nullptr) return ::operator new((cls + 1) * envelope_pool::granularity);
+    if (l.head == nullptr) return fresh<Granularity>(size_of(cls));
     block* b = l.head;
     l.head = b->next;
     --l.count;
@@ -77,6 +112,8 @@ class thread_cache {
     if (++l.count >= cache_limit) give_back(cls, batch);
   }
 
+  static std::size_t size_of(std::size_t cls) noexcept { return (cls + 1) * Granularity; }
+
  private:
   struct list {
     block* head = nullptr;
@@ -89,9 +126,8 @@ class thread_cache {
     if (b == nullptr) {
       // Nothing to reuse yet: make a few fresh blocks at once, so that the
       // shared pool is not asked again for every allocation.
-      const std::size_t size = (cls + 1) * envelope_pool::granularity;
       for (std::size_t i = 0; i < fresh_batch; ++i) {
-        auto* f = static_cast<block*>(::operator new(size, std::nothrow));
+        auto* f = static_cast<block*>(fresh<Granularity>(size_of(cls), std::nothrow));
         if (f == nullptr) break;
         f->next = l.head;
         l.head = f;
@@ -129,7 +165,7 @@ class thread_cache {
     } catch (...) {  // out of memory for the chain index: free the blocks instead
       while (head != nullptr) {
         block* next = head->next;
-        ::operator delete(head);
+        release<Granularity>(head);
         head = next;
       }
     }
@@ -138,42 +174,44 @@ class thread_cache {
   std::array<list, classes> lists_{};
 };
 
-thread_local thread_cache tl_cache;
+template <std::size_t Granularity, std::size_t MaxSize>
+thread_cache<Granularity, MaxSize>& cache() {
+  thread_local thread_cache<Granularity, MaxSize> c;
+  return c;
+}
 
+template <std::size_t Granularity>
 std::size_t class_of(std::size_t size) noexcept {
-  return (size + envelope_pool::granularity - 1) / envelope_pool::granularity - 1;
+  return (size + Granularity - 1) / Granularity - 1;
 }
 
 }  // namespace
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TROUPE_POOL_BYPASS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TROUPE_POOL_BYPASS 1
-#endif
-#endif
-
 #if defined(TROUPE_POOL_BYPASS)
-// Under AddressSanitizer every block goes to the global allocator, so that a
-// use of a freed envelope is reported instead of hidden by reuse.
-const bool envelope_pool::pooling = false;
+template <std::size_t G, std::size_t M>
+const bool block_pool<G, M>::pooling = false;
 #else
-const bool envelope_pool::pooling = true;
+template <std::size_t G, std::size_t M>
+const bool block_pool<G, M>::pooling = true;
 #endif
 
-void* envelope_pool::allocate(std::size_t size) {
-  if (!pooling || size > max_pooled_size || size == 0) return ::operator new(size);
-  return tl_cache.allocate(class_of(size));
+template <std::size_t G, std::size_t M>
+void* block_pool<G, M>::allocate(std::size_t size) {
+  if (!pooling || size > max_pooled_size || size == 0) return fresh<G>(size);
+  return cache<G, M>().allocate(class_of<G>(size));
 }
 
-void envelope_pool::deallocate(void* p, std::size_t size) noexcept {
+template <std::size_t G, std::size_t M>
+void block_pool<G, M>::deallocate(void* p, std::size_t size) noexcept {
   if (p == nullptr) return;
   if (!pooling || size > max_pooled_size || size == 0) {
-    ::operator delete(p);
+    release<G>(p);
     return;
   }
-  tl_cache.deallocate(p, class_of(size));
+  cache<G, M>().deallocate(p, class_of<G>(size));
 }
+
+template struct block_pool<16, 256>;
+template struct block_pool<64, 1024>;
 
 }  // namespace troupe::detail

@@ -46,14 +46,6 @@ struct restart_intensity {
   duration window = std::chrono::seconds(60);
 };
 
-namespace detail {
-template <class A>
-const void* type_tag() noexcept {
-  static const char tag = 0;
-  return &tag;
-}
-}  // namespace detail
-
 /// Describes one child of a supervisor: how to build it (and build it again),
 /// its label and its restart policy.
 struct child_spec {
@@ -64,7 +56,7 @@ struct child_spec {
   std::function<result<ref_ptr<cell>>(const ref_ptr<system_core>&, ref_ptr<supervision_hook>,
                                       const spawn_options&)>
       start;
-  const void* type = nullptr;
+  actor_type type{};
 
   /// Returns the spec of a child of type A built from copies of `args`.
   template <class A, class... Args>
@@ -107,7 +99,7 @@ struct which_children {
     bool running = false;
     std::size_t restarts = 0;
     ref_ptr<actor_handle> handle;
-    const void* type = nullptr;
+    actor_type type{};
   };
   using reply = std::vector<child>;
   static constexpr std::string_view type_name = "troupe.which_children";
@@ -117,7 +109,7 @@ struct which_children {
 /// the child is of another type.
 template <class A>
 endpoint<A> child_endpoint(const which_children::child& c) {
-  if (c.type != detail::type_tag<A>()) return {};
+  if (!c.type.matches(actor_type::of<A>())) return {};
   return endpoint<A>(c.handle);
 }
 
@@ -199,29 +191,12 @@ template <class A>
 result<ref_ptr<cell>> spawn_supervised(const ref_ptr<system_core>& core, const spawn_options& opts,
                                        ref_ptr<supervision_hook> hook,
                                        std::function<void(void*)> factory) {
-  if (core->shutting_down()) return errc::shutting_down;
-  ref_ptr<typed_cell<A>> c;
-  try {
-    c = ref_ptr<typed_cell<A>>::adopt(
-        new typed_cell<A>(from_factory, core, core->exec(), opts.mailbox, factory));
-  } catch (const std::exception& ex) {
-    return error(errc::start_failed, ex.what());
-  } catch (...) {
-    return error(errc::start_failed, "unknown exception");
-  }
-  c->set_factory(std::move(factory));
-  c->set_supervisor(std::move(hook));
-  if (opts.dedicated_thread) c->use_own_executor(std::make_shared<dedicated_thread>(*core));
-  if (result<void> r = c->start(); !r) {
-    c->abandon();
-    return r.error();
-  }
-  if (!core->attach(c.get())) {
-    c->abandon();
-    return errc::shutting_down;
-  }
-  c->activate();
-  return ref_ptr<cell>(std::move(c));
+  auto c = make_held_cell<A>(core, opts, factory);
+  if (!c) return c.error();
+  (*c)->set_factory(std::move(factory));
+  (*c)->set_supervisor(std::move(hook));
+  if (result<void> r = launch(**c); !r) return r.error();
+  return ref_ptr<cell>(std::move(*c));
 }
 
 }  // namespace detail
@@ -231,7 +206,7 @@ child_spec child_spec::of(std::string label, restart_policy policy, Args... args
   child_spec s;
   s.label = std::move(label);
   s.policy = policy;
-  s.type = detail::type_tag<A>();
+  s.type = actor_type::of<A>();
   s.start = [args...](const ref_ptr<system_core>& core, ref_ptr<supervision_hook> hook,
                       const spawn_options& opts) {
     std::function<void(void*)> factory = [args...](void* mem) { ::new (mem) A(args...); };

@@ -34,10 +34,6 @@ system::system(system_config cfg)
 
 system::~system() { shutdown(shutdown_timeout_); }
 
-std::shared_ptr<executor> system::make_dedicated_thread() {
-  return std::make_shared<dedicated_thread>(*core_);
-}
-
 shutdown_report system::shutdown(duration timeout) {
   if (shut_down_) return report_;
   shut_down_ = true;

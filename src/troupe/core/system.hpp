@@ -14,6 +14,7 @@
 #include "troupe/core/endpoint.hpp"
 #include "troupe/core/mailbox_options.hpp"
 #include "troupe/core/result.hpp"
+#include "troupe/core/spawn.hpp"
 #include "troupe/core/system_core.hpp"
 #include "troupe/core/typed_cell.hpp"
 #include "troupe/core/watch.hpp"
@@ -53,19 +54,6 @@ struct system_config {
   random_source* random = nullptr;
 };
 
-/// Chooses how one actor is spawned.
-struct spawn_options {
-  mailbox_options mailbox{};      ///< bounded or not (unbounded by default)
-  bool dedicated_thread = false;  ///< run on a thread of its own (for blocking work)
-  /// Registers the actor under this name in the system's registry (empty:
-  /// none). A taken or malformed name fails the spawn (name_taken,
-  /// invalid_name); the actor is then discarded without post_stop.
-  std::string name;
-  /// Checks the actor in at the receptionist under this label, public and
-  /// with no key (empty: none). Fails the spawn like `name`.
-  std::string label;
-};
-
 /// Tells how a shutdown went.
 struct shutdown_report {
   std::size_t stuck_actors = 0;   ///< still inside a handler at the deadline
@@ -94,40 +82,34 @@ class system {
     return spawn_with<A>(spawn_options{}, std::forward<Args>(args)...);
   }
 
-  /// Like spawn(), with options (a bounded mailbox, a dedicated thread).
+  /// Like spawn(), with options (a bounded mailbox, a dedicated thread, a
+  /// name, a label).
   template <class A, class... Args>
   result<endpoint<A>> spawn_with(const spawn_options& opts, Args&&... args) {
-    if (core_->shutting_down()) return errc::shutting_down;
-    detail::typed_cell<A>* c;
-    try {
-      c = new detail::typed_cell<A>(core_, core_->exec(), opts.mailbox,
-                                    std::forward<Args>(args)...);
-    } catch (const std::exception& ex) {
-      return error(errc::start_failed, ex.what());
-    } catch (...) {
-      return error(errc::start_failed, "unknown exception");
-    }
-    auto ref = ref_ptr<detail::typed_cell<A>>::adopt(c);
-    if (opts.dedicated_thread) c->use_own_executor(make_dedicated_thread());
-    if (result<void> r = c->start(); !r) {
-      c->abandon();
-      return r.error();
-    }
-    if (!core_->attach(c)) {
-      c->abandon();
-      return errc::shutting_down;
-    }
-    if (!opts.name.empty() || !opts.label.empty()) {
-      if (result<void> r = detail::register_spawned(*core_, opts.name, opts.label,
-                                                    ref_ptr<actor_handle>(c), actor_type::of<A>());
-          !r) {
-        c->abandon();  // its watches remove whatever was registered
-        core_->detach(c);
-        return r.error();
-      }
-    }
-    c->activate();
-    return endpoint<A>(ref_ptr<actor_handle>(std::move(ref)));
+    auto c = detail::make_held_cell<A>(
+        core_, opts, [&](void* mem) { ::new (mem) A(std::forward<Args>(args)...); });
+    if (!c) return c.error();
+    if (result<void> r = detail::launch(**c); !r) return r.error();
+    return endpoint<A>(ref_ptr<actor_handle>(std::move(*c)));
+  }
+
+  /// Creates an actor that does not run yet: it has its endpoint, its name
+  /// and label (from `opts`) and a mailbox that queues messages, but its
+  /// on_start and handlers wait for `ready.start()`. Dropping the ready
+  /// handle unstarted discards the actor (queued asks end with
+  /// actor_not_found). A shutdown discards actors not started yet.
+  template <class A, class... Args>
+  result<prepared<A>> prepare_with(const spawn_options& opts, Args&&... args) {
+    auto c = detail::make_held_cell<A>(
+        core_, opts, [&](void* mem) { ::new (mem) A(std::forward<Args>(args)...); });
+    if (!c) return c.error();
+    endpoint<A> ep(ref_ptr<actor_handle>(c->get()));
+    return prepared<A>{std::move(ep), ready_handle<A>(std::move(*c))};
+  }
+  /// Like prepare_with() with default options.
+  template <class A, class... Args>
+  result<prepared<A>> prepare(Args&&... args) {
+    return prepare_with<A>(spawn_options{}, std::forward<Args>(args)...);
   }
 
   /// Calls `fn` once when `target` ends (at once if it is already gone), on
@@ -163,7 +145,6 @@ class system {
   [[nodiscard]] system_core& core() const noexcept { return *core_; }
 
  private:
-  std::shared_ptr<class executor> make_dedicated_thread();
   struct owned;
 
   ref_ptr<system_core> core_;

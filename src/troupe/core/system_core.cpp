@@ -68,7 +68,10 @@ std::vector<ref_ptr<cell>> system_core::collect_live() {
 
 void system_core::begin_shutdown() {
   shutting_down_.store(true);
-  for (auto& c : collect_live()) c->request_stop(exit_reason::shutdown());
+  for (auto& c : collect_live()) {
+    // A prepared actor that was never started has nothing to stop.
+    if (!c->discard()) c->request_stop(exit_reason::shutdown());
+  }
 }
 
 void system_core::kill_all() {

@@ -79,6 +79,8 @@ class typed_cell final : public cell {
 
   using cell::abandon;
   using cell::activate;
+  using cell::claim;
+  using cell::discard_claimed;
   using cell::use_own_executor;
 
  protected:

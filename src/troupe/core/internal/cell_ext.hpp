@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,13 @@ struct cell::watch_list {
 };
 
 struct cell::ext {
+  struct link_record {
+    ref_ptr<actor_handle> target;
+    std::uint64_t on_target;  // the watch on the target that tells us
+    std::uint64_t on_self;    // the watch on us that tells the target
+  };
+  std::shared_ptr<executor> own_exec;  // a dedicated thread, if any
+  std::vector<link_record> links;
   ref_ptr<supervision_hook> supervisor;
   bool final_exit = false;
   std::vector<detail::task_promise_base*> tasks;
