@@ -125,6 +125,12 @@ class actor {
   void stop(exit_reason why = exit_reason::normal()) { cell_->stop_self(std::move(why)); }
   /// Returns the current time of the system's clock.
   [[nodiscard]] time_point now() const { return cell_->core().time().now(); }
+  /// Returns the system's named registry (troupe/core/registry.hpp).
+  [[nodiscard]] troupe::registry& registry() const { return cell_->core().registry(); }
+  /// Returns the system's receptionist (troupe/core/receptionist.hpp).
+  [[nodiscard]] troupe::receptionist& receptionist() const { return cell_->core().receptionist(); }
+  /// Returns the system's process groups (troupe/core/process_groups.hpp).
+  [[nodiscard]] process_groups& groups() const { return cell_->core().groups(); }
   /// Returns the system's random source.
   [[nodiscard]] random_source& random() const { return cell_->core().random(); }
 

@@ -118,4 +118,18 @@ ref_ptr<actor_handle> member_set::pick_by_key(const routing_key& key) {
   return members_[*ring_.owner(key.hash())].h;
 }
 
+void listing_to_members::push(listing_change what, const ref_ptr<actor_handle>& actor,
+                              const std::string&, entry_stamp) noexcept {
+  std::shared_ptr<member_set> set = set_.lock();
+  if (!set) return;  // the router is gone
+  try {
+    if (what == listing_change::added) {
+      set->add(actor);
+    } else {
+      set->remove(actor->id());
+    }
+  } catch (...) {  // out of memory: the member set misses this change
+  }
+}
+
 }  // namespace troupe::detail

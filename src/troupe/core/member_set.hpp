@@ -9,6 +9,7 @@
 
 #include "troupe/core/actor_handle.hpp"
 #include "troupe/core/hash_ring.hpp"
+#include "troupe/core/listing.hpp"
 #include "troupe/core/system_core.hpp"
 #include "troupe/core/watch.hpp"
 
@@ -77,6 +78,17 @@ class member_set final : public down_listener, public std::enable_shared_from_th
   std::size_t next_ = 0;         // guarded by mu_: the next member in turn
   hash_ring ring_;               // guarded by mu_, rebuilt when dirty
   bool ring_dirty_ = true;       // guarded by mu_
+};
+
+/// Keeps a member set equal to a reception key's members (router::follow).
+class listing_to_members final : public listing_sink {
+ public:
+  explicit listing_to_members(std::weak_ptr<member_set> set) : set_(std::move(set)) {}
+  void push(listing_change what, const ref_ptr<actor_handle>& actor, const std::string&,
+            entry_stamp) noexcept override;
+
+ private:
+  std::weak_ptr<member_set> set_;
 };
 
 }  // namespace troupe::detail

@@ -12,7 +12,9 @@
 #include "troupe/core/endpoint.hpp"
 #include "troupe/core/fan_out.hpp"
 #include "troupe/core/hash_ring.hpp"
+#include "troupe/core/listing.hpp"
 #include "troupe/core/member_set.hpp"
+#include "troupe/core/receptionist.hpp"
 #include "troupe/core/system.hpp"
 
 namespace troupe {
@@ -78,6 +80,18 @@ class router {
   bool remove_member(const endpoint<A>& m) const { return set_->remove(m.id()); }
   /// Removes the member with id `id`; returns whether there was one.
   bool remove_member(actor_id id) const { return set_->remove(id); }
+  /// Keeps the members equal to the actors checked in under `key` at `rec`:
+  /// the current ones join at once, later check-ins join and check-outs (and
+  /// ended actors) leave. Following ends when the returned handle is
+  /// destroyed or the router is gone. Fails with invalid_name.
+  result<scoped_subscription> follow(receptionist& rec, const reception_key<A>& key) const {
+    auto sink = make_ref<detail::listing_to_members>(std::weak_ptr<detail::member_set>(set_));
+    result<std::uint64_t> id = rec.add_sink(key.name, actor_type::of<A>(), std::move(sink), {});
+    if (!id) return id.error();
+    return scoped_subscription(
+        subscription(set_->core_ref(), subscription::source::receptionist, *id));
+  }
+
   /// Returns the members, in the order they were added.
   [[nodiscard]] std::vector<endpoint<A>> members() const {
     std::vector<endpoint<A>> out;
