@@ -107,8 +107,8 @@ duration supervisor::backoff_for(child_state& ch) {
     ch.next_delay = b.initial;  // first restart, or it ran stably: start over
   }
   duration d = ch.next_delay;
-  auto grown = std::chrono::duration_cast<duration>(std::chrono::duration<double, std::nano>(
-      static_cast<double>(std::max(d, duration(1)).count()) * b.multiplier));
+  auto grown = std::chrono::duration_cast<duration>(
+      std::chrono::duration<double, std::nano>(static_cast<double>(d.count()) * b.multiplier));
   ch.next_delay = std::min(std::max(grown, d), b.cap);
   return std::min(d, b.cap);
 }

@@ -32,6 +32,7 @@ enum class supervision_strategy : std::uint8_t {
 
 /// Spaces restarts out: initial, then multiplied by `multiplier` up to `cap`;
 /// back to `initial` once the child has run for `reset_after` without exiting.
+/// An initial delay of zero restarts at once, every time.
 struct backoff_options {
   duration initial = std::chrono::milliseconds(100);
   double multiplier = 2.0;
