@@ -69,15 +69,8 @@ void cell::obey(control_order o, exit_reason why,
         if (ack) ack->complete(r.error());
         return;  // still restarting: the supervisor decides again
       }
-      phase_ = phase::running;
-      try {
-        call_post_start();
-      } catch (const std::exception& ex) {
-        stop_self(exit_reason::failed(ex.what()));
-      } catch (...) {
-        stop_self(exit_reason::failed("unknown exception"));
-      }
       if (ack) ack->complete(result<void>{});
+      run_post_start();  // a failing post_start goes to the supervisor again
       return;
     }
     case control_order::retire:

@@ -20,6 +20,19 @@ decltype(auto) invoke_handler(A& a, M& m) {
 template <class A, class M>
 using handler_result_t = decltype(std::declval<A&>().handle(std::declval<M&&>()));
 
+/// Hands a tell's message to A's handler: a handler coroutine is started
+/// and then owns `e` (the envelope holding `m`), a plain handler just runs.
+template <class A, class M>
+void deliver_tell(cell& c, M& m, envelope* e) {
+  using ret = handler_result_t<A, M>;
+  if constexpr (is_task<ret>::value) {
+    auto h = invoke_handler(actor_of<A>(c), m).release();
+    c.start_task(h, h.promise(), e);
+  } else {
+    (void)invoke_handler(actor_of<A>(c), m);
+  }
+}
+
 /// A tell: a message with no reply.
 template <class A, class M>
 class tell_envelope final : public envelope {
@@ -27,15 +40,7 @@ class tell_envelope final : public envelope {
   template <class T>
   explicit tell_envelope(T&& m) : msg_(std::forward<T>(m)) {}
 
-  void deliver(cell& c) override {
-    using ret = handler_result_t<A, M>;
-    if constexpr (is_task<ret>::value) {
-      auto h = invoke_handler(actor_of<A>(c), msg_).release();
-      c.start_task(h, h.promise(), this);
-    } else {
-      (void)invoke_handler(actor_of<A>(c), msg_);
-    }
-  }
+  void deliver(cell& c) override { deliver_tell<A>(c, msg_, this); }
   void reject(errc) noexcept override {}
   [[nodiscard]] bool is_tell() const noexcept override { return true; }
 

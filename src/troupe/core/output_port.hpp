@@ -71,15 +71,7 @@ class port_envelope final : public envelope {
  public:
   port_envelope(const M& m, ref_ptr<port_slot> slot) : msg_(m), slot_(std::move(slot)) {}
 
-  void deliver(cell& c) override {
-    using ret = handler_result_t<A, M>;
-    if constexpr (is_task<ret>::value) {
-      auto h = invoke_handler(actor_of<A>(c), msg_).release();
-      c.start_task(h, h.promise(), this);
-    } else {
-      (void)invoke_handler(actor_of<A>(c), msg_);
-    }
-  }
+  void deliver(cell& c) override { deliver_tell<A>(c, msg_, this); }
   void reject(errc) noexcept override {}
   [[nodiscard]] bool is_tell() const noexcept override { return true; }
 

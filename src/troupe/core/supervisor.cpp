@@ -113,8 +113,15 @@ duration supervisor::backoff_for(child_state& ch) {
   return std::min(d, b.cap);
 }
 
-task<bool> supervisor::await_ack(ref_ptr<detail::reply_state<void>> ack, duration timeout) {
-  ack->arm_deadline(self().handle()->core().time(), now() + timeout);
+ref_ptr<detail::reply_state<void>> supervisor::new_ack() {
+  // Armed before the order is sent: the child may answer at once, from
+  // another thread.
+  auto ack = make_ref<detail::reply_state<void>>();
+  ack->arm_deadline(self().handle()->core().time(), now() + ack_timeout);
+  return ack;
+}
+
+task<bool> supervisor::await_ack(ref_ptr<detail::reply_state<void>> ack) {
   response<void> pending(std::move(ack), &self().handle()->core());
   result<void> r = co_await pending;
   co_return r.has_value();
@@ -125,9 +132,9 @@ task<void> supervisor::give_up(exit_reason why) {
   for (std::size_t j = children_.size(); j-- > 0;) {
     child_state& ch = children_[j];
     if (!ch.c) continue;
-    auto ack = make_ref<detail::reply_state<void>>();
+    auto ack = new_ack();
     ch.c->request_final_stop(exit_reason::shutdown(), ack);
-    co_await await_ack(std::move(ack), std::chrono::seconds(5));
+    co_await await_ack(std::move(ack));
     ch.running = false;
     ch.c.reset();
   }
@@ -143,9 +150,9 @@ task<void> supervisor::handle(detail::child_exit_notice n) {
                        (ch.spec.policy == restart_policy::transient && !n.why.is_normal());
   if (!restart) {
     emit(supervision_event::kind::exited, ch, n.why);
-    auto ack = make_ref<detail::reply_state<void>>();
+    auto ack = new_ack();
     ch.c->request_final_stop(n.why, ack);
-    co_await await_ack(std::move(ack), std::chrono::seconds(5));
+    co_await await_ack(std::move(ack));
     emit(supervision_event::kind::stopped, ch, n.why);
     ch.c.reset();
     co_return;
@@ -165,9 +172,9 @@ task<void> supervisor::handle(detail::child_exit_notice n) {
   for (auto it = set.rbegin(); it != set.rend(); ++it) {
     child_state& sib = children_[*it];
     if (*it == n.index || !sib.running) continue;
-    auto ack = make_ref<detail::reply_state<void>>();
+    auto ack = new_ack();
     sib.c->request_retire(exit_reason::shutdown(), ack);
-    co_await await_ack(std::move(ack), std::chrono::seconds(5));
+    co_await await_ack(std::move(ack));
     sib.running = false;
   }
   for (std::size_t i : set) children_[i].pending_restart = true;
@@ -181,10 +188,10 @@ task<void> supervisor::handle(detail::restart_due r) {
     child_state& ch = children_[i];
     if (!ch.c || !ch.pending_restart) continue;
     ch.pending_restart = false;
-    auto ack = make_ref<detail::reply_state<void>>();
+    auto ack = new_ack();
     ch.c->request_restart(ack);
     auto pending = ack;
-    bool ok = co_await await_ack(std::move(ack), std::chrono::seconds(5));
+    bool ok = co_await await_ack(std::move(ack));
     if (!ok) {
       // The new instance refused to start: that counts as another exit.
       result<void> why = pending->done() ? pending->take() : result<void>(errc::timeout);

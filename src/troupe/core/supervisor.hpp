@@ -164,7 +164,11 @@ class supervisor : public actor<supervisor> {
   std::vector<std::size_t> affected(std::size_t failed) const;
   bool over_intensity();
   duration backoff_for(child_state& ch);
-  task<bool> await_ack(ref_ptr<detail::reply_state<void>> ack, duration timeout);
+  ref_ptr<detail::reply_state<void>> new_ack();
+  task<bool> await_ack(ref_ptr<detail::reply_state<void>> ack);
+
+  /// How long a child may take to obey a stop or restart order.
+  static constexpr duration ack_timeout = std::chrono::seconds(5);
   task<void> give_up(exit_reason why);
 
   supervisor_spec spec_;
