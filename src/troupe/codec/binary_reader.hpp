@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "troupe/core/error.hpp"
+
+namespace troupe::codec {
+
+/// Bounds what a decoder accepts, so that hostile input cannot make it
+/// allocate without limit or recurse without end.
+struct decode_limits {
+  std::size_t max_total = 16u << 20;    ///< bytes of input accepted at all
+  std::size_t max_elements = 1u << 20;  ///< elements in one container or string
+  std::size_t max_depth = 64;           ///< nesting of structs and containers
+};
+
+/// Reads values written by binary_writer from a byte span.
+///
+/// The first problem (truncated input, an overlong varint, a length larger
+/// than what is left, a limit exceeded) sets a sticky decode_error with its
+/// reason; every later read then returns a zero value, so a decoder checks
+/// ok() once at the end. No read allocates more than the input could hold.
+/// Thread safety: one reader, one thread.
+class binary_reader {
+ public:
+  explicit binary_reader(std::span<const std::byte> in, decode_limits limits = {}) noexcept;
+
+  /// Reads a varint (at most 10 bytes; the 10th may only hold the top bit).
+  std::uint64_t varint() noexcept;
+  /// Reads a zigzag-encoded varint.
+  std::int64_t zigzag() noexcept;
+  /// Reads a boolean; bytes other than 0 and 1 are an error.
+  bool boolean() noexcept;
+  float f32() noexcept;
+  double f64() noexcept;
+  /// Reads a length prefix for `element_size`-byte (or larger) elements:
+  /// fails when it exceeds the limits or what is left of the input, before
+  /// anything is allocated for it.
+  std::size_t length(std::size_t min_element_size = 1) noexcept;
+  /// Reads a length-prefixed byte string as a view into the input.
+  std::span<const std::byte> bytes() noexcept;
+  /// Reads a length-prefixed string.
+  std::string string();
+  /// Returns the next `n` bytes as they are.
+  std::span<const std::byte> raw(std::size_t n) noexcept;
+  /// Skips `n` bytes (for fields a decoder does not know).
+  void skip(std::size_t n) noexcept { (void)raw(n); }
+
+  /// Enters a nested value; false (and an error) past max_depth.
+  bool enter() noexcept;
+  /// Leaves a nested value.
+  void leave() noexcept {
+    if (depth_ > 0) --depth_;
+  }
+
+  /// Records a problem found by a decoder above this reader (a field count
+  /// that does not fit, an unknown variant index, ...). The first one wins.
+  void fail(std::string_view reason) noexcept;
+
+  [[nodiscard]] bool ok() const noexcept { return failed_ == nullptr; }
+  /// Returns the first problem as errc::decode_error with its reason.
+  [[nodiscard]] error failure() const;
+  /// Returns the number of bytes not read yet.
+  [[nodiscard]] std::size_t remaining() const noexcept {
+    return static_cast<std::size_t>(end_ - pos_);
+  }
+  /// Returns true when all input was read and no problem was found.
+  [[nodiscard]] bool done() const noexcept { return ok() && pos_ == end_; }
+  [[nodiscard]] const decode_limits& limits() const noexcept { return limits_; }
+
+ private:
+  const std::byte* pos_;
+  const std::byte* end_;
+  decode_limits limits_;
+  std::size_t depth_ = 0;
+  const char* failed_ = nullptr;
+  std::string detail_;
+};
+
+}  // namespace troupe::codec

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace troupe::codec {
+
+/// Appends values in troupe's binary format (docs/protocol.md) to a byte
+/// buffer: unsigned integers as LEB128 varints, signed ones zigzag-encoded
+/// first, floats as little-endian IEEE 754, byte strings length-prefixed.
+///
+/// Writing into a reused buffer whose capacity suffices allocates nothing.
+/// Thread safety: one writer, one thread.
+class binary_writer {
+ public:
+  /// Appends to `out` (its current contents stay in front).
+  explicit binary_writer(std::vector<std::byte>& out) noexcept : out_(out) {}
+
+  /// Writes `v` as a varint: 7 bits a byte, low bits first, high bit set on
+  /// every byte but the last (1 to 10 bytes).
+  void varint(std::uint64_t v) {
+    std::byte buf[10];
+    std::size_t n = 0;
+    while (v >= 0x80) {
+      buf[n++] = static_cast<std::byte>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = static_cast<std::byte>(v);
+    out_.insert(out_.end(), buf, buf + n);
+  }
+  /// Writes `v` zigzag-encoded (0, -1, 1, -2, ... → 0, 1, 2, 3, ...) as a varint.
+  void zigzag(std::int64_t v) {
+    varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
+  /// Writes one byte: 0 or 1.
+  void boolean(bool v) { out_.push_back(static_cast<std::byte>(v ? 1 : 0)); }
+  /// Writes the 4 bytes of `v`, little-endian.
+  void f32(float v) { fixed(std::bit_cast<std::uint32_t>(v)); }
+  /// Writes the 8 bytes of `v`, little-endian.
+  void f64(double v) { fixed(std::bit_cast<std::uint64_t>(v)); }
+  /// Writes the length of `b` as a varint, then its bytes.
+  void bytes(std::span<const std::byte> b) {
+    varint(b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+  }
+  /// Writes the length of `s` as a varint, then its bytes (no terminator).
+  void string(std::string_view s) {
+    bytes(std::as_bytes(std::span<const char>(s.data(), s.size())));
+  }
+  /// Writes `b` as they are (no length).
+  void raw(std::span<const std::byte> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+
+  /// Returns the number of bytes in the buffer.
+  [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+  /// Overwrites bytes already written at `at` (for lengths patched in later).
+  void patch(std::size_t at, std::span<const std::byte> b) noexcept {
+    std::memcpy(out_.data() + at, b.data(), b.size());
+  }
+
+ private:
+  template <class U>
+  void fixed(U v) {
+    std::byte buf[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) buf[i] = static_cast<std::byte>(v >> (8 * i));
+    out_.insert(out_.end(), buf, buf + sizeof(U));
+  }
+
+  std::vector<std::byte>& out_;
+};
+
+}  // namespace troupe::codec
