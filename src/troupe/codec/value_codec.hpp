@@ -1,0 +1,321 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/pfr.hpp>
+
+#include "troupe/codec/binary_reader.hpp"
+#include "troupe/codec/binary_writer.hpp"
+#include "troupe/core/result.hpp"
+
+namespace troupe::codec {
+
+// Encodes and decodes values in troupe's binary format (docs/protocol.md).
+// Plain aggregates need no code: their fields are found by reflection
+// (Boost.PFR). A struct is written as its field count (varint), its byte
+// length (4 bytes, little-endian) and its fields, so that a decoder can skip
+// fields it does not know and default the ones it does not get.
+
+template <class T>
+void encode(binary_writer& w, const T& v);
+template <class T>
+void decode(binary_reader& r, T& v);
+
+namespace detail {
+
+template <class T>
+struct is_vector_like : std::false_type {};
+template <class T, class A>
+struct is_vector_like<std::vector<T, A>> : std::true_type {};
+template <class T, class A>
+struct is_vector_like<std::deque<T, A>> : std::true_type {};
+
+template <class T>
+struct is_map_like : std::false_type {};
+template <class K, class V, class C, class A>
+struct is_map_like<std::map<K, V, C, A>> : std::true_type {};
+template <class K, class V, class H, class E, class A>
+struct is_map_like<std::unordered_map<K, V, H, E, A>> : std::true_type {};
+
+template <class T>
+struct is_set_like : std::false_type {};
+template <class K, class C, class A>
+struct is_set_like<std::set<K, C, A>> : std::true_type {};
+template <class K, class H, class E, class A>
+struct is_set_like<std::unordered_set<K, H, E, A>> : std::true_type {};
+
+template <class T>
+struct is_std_array : std::false_type {};
+template <class T, std::size_t N>
+struct is_std_array<std::array<T, N>> : std::true_type {};
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+template <class T>
+struct is_variant : std::false_type {};
+template <class... Ts>
+struct is_variant<std::variant<Ts...>> : std::true_type {};
+
+template <class T>
+struct is_tuple_like : std::false_type {};
+template <class A, class B>
+struct is_tuple_like<std::pair<A, B>> : std::true_type {};
+template <class... Ts>
+struct is_tuple_like<std::tuple<Ts...>> : std::true_type {};
+
+template <class T>
+struct is_duration : std::false_type {};
+template <class R, class P>
+struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+
+template <class T>
+struct is_time_point : std::false_type {};
+template <class C, class D>
+struct is_time_point<std::chrono::time_point<C, D>> : std::true_type {};
+
+template <class T>
+struct is_smart_ptr : std::false_type {};
+template <class T, class D>
+struct is_smart_ptr<std::unique_ptr<T, D>> : std::true_type {};
+template <class T>
+struct is_smart_ptr<std::shared_ptr<T>> : std::true_type {};
+
+/// Writes a struct's fields behind its count and byte length.
+template <class T>
+void encode_struct(binary_writer& w, const T& v) {
+  constexpr std::size_t fields = boost::pfr::tuple_size_v<T>;
+  w.varint(fields);
+  const std::size_t at = w.size();
+  const std::byte zero[4] = {};
+  w.raw(zero);
+  boost::pfr::for_each_field(v, [&](const auto& f) { encode(w, f); });
+  const auto len = static_cast<std::uint32_t>(w.size() - at - 4);
+  const std::byte le[4] = {std::byte(len), std::byte(len >> 8), std::byte(len >> 16),
+                           std::byte(len >> 24)};
+  w.patch(at, le);
+}
+
+/// Reads a struct: fields the sender did not have keep their default value;
+/// fields it had and we do not are skipped.
+template <class T>
+void decode_struct(binary_reader& r, T& v) {
+  constexpr std::size_t ours = boost::pfr::tuple_size_v<T>;
+  const std::size_t theirs = r.length(0);
+  std::span<const std::byte> len = r.raw(4);
+  if (!r.ok() || !r.enter()) return;
+  const std::uint32_t n =
+      static_cast<std::uint32_t>(len[0]) | static_cast<std::uint32_t>(len[1]) << 8 |
+      static_cast<std::uint32_t>(len[2]) << 16 | static_cast<std::uint32_t>(len[3]) << 24;
+  std::span<const std::byte> body = r.raw(n);
+  if (!r.ok()) return;
+  binary_reader sub(body, r.limits());
+  std::size_t i = 0;
+  boost::pfr::for_each_field(v, [&](auto& f) {
+    if (i++ < theirs) decode(sub, f);
+  });
+  if (!sub.ok()) {
+    r.fail(sub.failure().detail());
+  } else if (theirs <= ours && !sub.done()) {
+    // As many fields as we know, or fewer, but bytes left over: the layout
+    // does not match (fields removed or reordered).
+    r.fail("struct fields do not match their byte length");
+  }
+  r.leave();
+}
+
+template <class Seq>
+void decode_sequence(binary_reader& r, Seq& out) {
+  std::size_t n = r.length(1);
+  if (!r.ok() || !r.enter()) return;
+  out.clear();
+  for (std::size_t i = 0; i < n && r.ok(); ++i) {
+    typename Seq::value_type x{};
+    decode(r, x);
+    out.push_back(std::move(x));
+  }
+  r.leave();
+}
+
+template <class V, std::size_t I = 0>
+void decode_variant(binary_reader& r, V& v, std::size_t index) {
+  if constexpr (I < std::variant_size_v<V>) {
+    if (index == I) {
+      std::variant_alternative_t<I, V> x{};
+      decode(r, x);
+      v = std::move(x);
+    } else {
+      decode_variant<V, I + 1>(r, v, index);
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Writes `v` (see docs/protocol.md for each kind of value).
+template <class T>
+void encode(binary_writer& w, const T& v) {
+  using namespace detail;
+  if constexpr (std::is_same_v<T, bool>) {
+    w.boolean(v);
+  } else if constexpr (std::is_enum_v<T>) {
+    encode(w, static_cast<std::underlying_type_t<T>>(v));
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    w.varint(v);
+  } else if constexpr (std::is_integral_v<T>) {
+    w.zigzag(v);
+  } else if constexpr (std::is_same_v<T, float>) {
+    w.f32(v);
+  } else if constexpr (std::is_same_v<T, double>) {
+    w.f64(v);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    w.string(v);
+  } else if constexpr (is_vector_like<T>::value || is_set_like<T>::value || is_map_like<T>::value) {
+    w.varint(v.size());
+    for (const auto& x : v) encode(w, x);
+  } else if constexpr (is_std_array<T>::value) {
+    for (const auto& x : v) encode(w, x);
+  } else if constexpr (is_optional<T>::value || is_smart_ptr<T>::value) {
+    w.boolean(static_cast<bool>(v));
+    if (v) encode(w, *v);
+  } else if constexpr (is_variant<T>::value) {
+    w.varint(v.index());
+    std::visit([&](const auto& x) { encode(w, x); }, v);
+  } else if constexpr (is_tuple_like<T>::value) {
+    std::apply([&](const auto&... xs) { (encode(w, xs), ...); }, v);
+  } else if constexpr (is_duration<T>::value) {
+    encode(w, v.count());
+  } else if constexpr (is_time_point<T>::value) {
+    encode(w, v.time_since_epoch());
+  } else {
+    static_assert(std::is_aggregate_v<T>, "troupe: this type has no encoding (use an aggregate)");
+    encode_struct(w, v);
+  }
+}
+
+/// Reads into `v`; problems go to `r` (check r.ok()).
+template <class T>
+void decode(binary_reader& r, T& v) {
+  using namespace detail;
+  if constexpr (std::is_same_v<T, bool>) {
+    v = r.boolean();
+  } else if constexpr (std::is_enum_v<T>) {
+    std::underlying_type_t<T> u{};
+    decode(r, u);
+    v = static_cast<T>(u);
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    std::uint64_t u = r.varint();
+    if (u > std::numeric_limits<T>::max()) r.fail("integer out of range");
+    v = static_cast<T>(u);
+  } else if constexpr (std::is_integral_v<T>) {
+    std::int64_t s = r.zigzag();
+    if (s < std::numeric_limits<T>::min() || s > std::numeric_limits<T>::max())
+      r.fail("integer out of range");
+    v = static_cast<T>(s);
+  } else if constexpr (std::is_same_v<T, float>) {
+    v = r.f32();
+  } else if constexpr (std::is_same_v<T, double>) {
+    v = r.f64();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    v = r.string();
+  } else if constexpr (is_vector_like<T>::value) {
+    decode_sequence(r, v);
+  } else if constexpr (is_set_like<T>::value || is_map_like<T>::value) {
+    std::size_t n = r.length(1);
+    if (!r.ok() || !r.enter()) return;
+    v.clear();
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+      if constexpr (is_map_like<T>::value) {
+        typename T::key_type k{};
+        typename T::mapped_type m{};
+        decode(r, k);
+        decode(r, m);
+        v.insert_or_assign(std::move(k), std::move(m));
+      } else {
+        typename T::value_type k{};
+        decode(r, k);
+        v.insert(std::move(k));
+      }
+    }
+    r.leave();
+  } else if constexpr (is_std_array<T>::value) {
+    for (auto& x : v) decode(r, x);
+  } else if constexpr (is_optional<T>::value) {
+    v.reset();
+    if (r.boolean()) {
+      typename T::value_type x{};
+      decode(r, x);
+      v = std::move(x);
+    }
+  } else if constexpr (is_smart_ptr<T>::value) {
+    v.reset();
+    if (r.boolean() && r.enter()) {
+      auto p = std::make_unique<typename T::element_type>();
+      decode(r, *p);
+      v = std::move(p);
+      r.leave();
+    }
+  } else if constexpr (is_variant<T>::value) {
+    std::uint64_t index = r.varint();
+    if (index >= std::variant_size_v<T>) {
+      r.fail("variant index out of range");
+      return;
+    }
+    decode_variant(r, v, static_cast<std::size_t>(index));
+  } else if constexpr (is_tuple_like<T>::value) {
+    std::apply([&](auto&... xs) { (decode(r, xs), ...); }, v);
+  } else if constexpr (is_duration<T>::value) {
+    typename T::rep c{};
+    decode(r, c);
+    v = T(c);
+  } else if constexpr (is_time_point<T>::value) {
+    typename T::duration d{};
+    decode(r, d);
+    v = T(d);
+  } else {
+    static_assert(std::is_aggregate_v<T>, "troupe: this type has no encoding (use an aggregate)");
+    decode_struct(r, v);
+  }
+}
+
+/// Returns `v` encoded into a new buffer.
+template <class T>
+std::vector<std::byte> to_bytes(const T& v) {
+  std::vector<std::byte> out;
+  binary_writer w(out);
+  encode(w, v);
+  return out;
+}
+
+/// Decodes a T from all of `in`; a decode_error when the bytes do not hold
+/// exactly one T within `limits`.
+template <class T>
+result<T> from_bytes(std::span<const std::byte> in, decode_limits limits = {}) {
+  binary_reader r(in, limits);
+  T v{};
+  decode(r, v);
+  if (r.ok() && !r.done()) r.fail("bytes left after the value");
+  if (!r.ok()) return r.failure();
+  return v;
+}
+
+}  // namespace troupe::codec
