@@ -214,6 +214,11 @@ void cell::request_drain() noexcept {
   schedule_if_idle();
 }
 
+void cell::fail_self(std::string text) noexcept {
+  stop_self(exit_reason::failed({}));
+  ext_->pending = exit_reason::failed(std::move(text));  // a failure wins over a pending stop
+}
+
 void cell::stop_self(exit_reason why) noexcept {
   ext& x = extension();
   if (!x.pending_set) {
@@ -242,12 +247,8 @@ envelope* cell::pop_user() noexcept {
 void cell::deliver(envelope* e) noexcept {
   try {
     e->deliver(*this);
-  } catch (const std::exception& ex) {
-    stop_self(exit_reason::failed(ex.what()));
-    ext_->pending = exit_reason::failed(ex.what());
   } catch (...) {
-    stop_self(exit_reason::failed("unknown exception"));
-    ext_->pending = exit_reason::failed("unknown exception");
+    fail_self(detail::exception_text(std::current_exception()));
   }
   // A handler coroutine may keep referring to its message: the task owns
   // the envelope then and disposes it when it ends.
@@ -292,11 +293,7 @@ void cell::task_finished(detail::task_promise_base& p, std::exception_ptr failur
   ext& x = *ext_;
   std::erase(x.tasks, &p);
   --suspended_;
-  if (failure) {
-    std::string text = detail::exception_text(failure);
-    stop_self(exit_reason::failed(text));
-    x.pending = exit_reason::failed(std::move(text));
-  }
+  if (failure) fail_self(detail::exception_text(failure));
 }
 
 void cell::own_timer(timer_base* t) {
@@ -345,10 +342,8 @@ void cell::run_post_start() noexcept {
   phase_ = phase::running;
   try {
     call_post_start();
-  } catch (const std::exception& ex) {
-    stop_self(exit_reason::failed(ex.what()));
   } catch (...) {
-    stop_self(exit_reason::failed("unknown exception"));
+    fail_self(detail::exception_text(std::current_exception()));
   }
   end_if_pending();
 }

@@ -178,6 +178,8 @@ class alignas(64) cell : public actor_handle, public schedulable {
   void deliver(envelope* e) noexcept;
   void handle_signal(int kind, exit_reason why) noexcept;
   void run_post_start() noexcept;
+  /// Ends the actor as failed with `text` once the current step is done.
+  void fail_self(std::string text) noexcept;
   void end_if_pending() noexcept;
   void terminate(exit_reason why) noexcept;
   void drain_closed() noexcept;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "troupe/core/system.hpp"
+#include "troupe/core/testing/discovery_actors.hpp"
 #include "troupe/sim/runtime.hpp"
 
 namespace process_groups_test {
@@ -18,30 +19,11 @@ using namespace std::chrono_literals;
 using troupe::errc;
 using troupe::group_change;
 
-struct crash {
-  static constexpr std::string_view type_name = "test.crash";
-};
-struct quit {
-  static constexpr std::string_view type_name = "test.quit";
-};
-struct ping {
-  using reply = int;
-  static constexpr std::string_view type_name = "test.ping";
-};
-
-class worker : public troupe::actor<worker> {
- public:
-  using handles = troupe::handles<crash, quit, ping>;
-  void handle(crash) { throw std::runtime_error("crashed"); }
-  void handle(quit) { stop(); }
-  int handle(ping) { return 1; }
-};
-
-class other : public troupe::actor<other> {
- public:
-  using handles = troupe::handles<ping>;
-  int handle(ping) { return 2; }
-};
+using troupe::testing::crash;
+using troupe::testing::other;
+using troupe::testing::ping;
+using troupe::testing::quit;
+using troupe::testing::worker;
 
 std::string describe(const troupe::group_event& e) {
   return (e.what == group_change::joined ? "+" : "-") + e.scope + "/" + e.group + "#" +

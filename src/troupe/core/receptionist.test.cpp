@@ -11,6 +11,7 @@
 
 #include "troupe/core/system.hpp"
 #include "troupe/core/task.hpp"
+#include "troupe/core/testing/discovery_actors.hpp"
 #include "troupe/sim/runtime.hpp"
 
 namespace receptionist_test {
@@ -19,30 +20,11 @@ using namespace std::chrono_literals;
 using troupe::errc;
 using troupe::listing_change;
 
-struct crash {
-  static constexpr std::string_view type_name = "test.crash";
-};
-struct quit {
-  static constexpr std::string_view type_name = "test.quit";
-};
-struct ping {
-  using reply = int;
-  static constexpr std::string_view type_name = "test.ping";
-};
-
-class worker : public troupe::actor<worker> {
- public:
-  using handles = troupe::handles<crash, quit, ping>;
-  void handle(crash) { throw std::runtime_error("crashed"); }
-  void handle(quit) { stop(); }
-  int handle(ping) { return 1; }
-};
-
-class other : public troupe::actor<other> {
- public:
-  using handles = troupe::handles<ping>;
-  int handle(ping) { return 2; }
-};
+using troupe::testing::crash;
+using troupe::testing::other;
+using troupe::testing::ping;
+using troupe::testing::quit;
+using troupe::testing::worker;
 
 /// Records the listing events it receives: "+label" / "-label".
 class watcher : public troupe::actor<watcher> {

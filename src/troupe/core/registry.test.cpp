@@ -6,22 +6,17 @@
 #include <string>
 
 #include "troupe/core/system.hpp"
+#include "troupe/core/testing/discovery_actors.hpp"
 #include "troupe/sim/runtime.hpp"
 
 namespace registry_test {
 
 using troupe::errc;
 
-struct crash {
-  static constexpr std::string_view type_name = "test.crash";
-};
-struct quit {
-  static constexpr std::string_view type_name = "test.quit";
-};
-struct ping {
-  using reply = int;
-  static constexpr std::string_view type_name = "test.ping";
-};
+using troupe::testing::crash;
+using troupe::testing::other;
+using troupe::testing::ping;
+using troupe::testing::quit;
 struct name_me {
   using reply = bool;
   static constexpr std::string_view type_name = "test.name_me";
@@ -38,12 +33,6 @@ class server : public troupe::actor<server> {
   bool handle(const name_me& m) {
     return static_cast<bool>(self().handle()->core().registry().add(m.name, self()));
   }
-};
-
-class other : public troupe::actor<other> {
- public:
-  using handles = troupe::handles<ping>;
-  int handle(ping) { return 2; }
 };
 
 /// Refuses to start when told to.
