@@ -4,8 +4,9 @@
 
 namespace troupe::codec {
 
-binary_reader::binary_reader(std::span<const std::byte> in, decode_limits limits) noexcept
-    : pos_(in.data()), end_(in.data() + in.size()), limits_(limits) {
+binary_reader::binary_reader(std::span<const std::byte> in, decode_limits limits,
+                             const endpoint_resolver* resolver) noexcept
+    : pos_(in.data()), end_(in.data() + in.size()), limits_(limits), resolver_(resolver) {
   if (in.size() > limits_.max_total) {
     fail("input larger than max_total");
     pos_ = end_;

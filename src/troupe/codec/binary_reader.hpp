@@ -10,6 +10,8 @@
 
 namespace troupe::codec {
 
+class endpoint_resolver;
+
 /// Bounds what a decoder accepts, so that hostile input cannot make it
 /// allocate without limit or recurse without end.
 struct decode_limits {
@@ -27,7 +29,8 @@ struct decode_limits {
 /// Thread safety: one reader, one thread.
 class binary_reader {
  public:
-  explicit binary_reader(std::span<const std::byte> in, decode_limits limits = {}) noexcept;
+  explicit binary_reader(std::span<const std::byte> in, decode_limits limits = {},
+                         const endpoint_resolver* resolver = nullptr) noexcept;
 
   /// Reads a varint (at most 10 bytes; the 10th may only hold the top bit).
   std::uint64_t varint() noexcept;
@@ -50,6 +53,13 @@ class binary_reader {
   /// Skips `n` bytes (for fields a decoder does not know).
   void skip(std::size_t n) noexcept { (void)raw(n); }
 
+  /// Returns a reader over `body` (bytes this reader returned) that shares
+  /// this reader's limits, resolver and current nesting depth.
+  [[nodiscard]] binary_reader nested(std::span<const std::byte> body) const noexcept {
+    binary_reader sub(body, limits_, resolver_);
+    sub.depth_ = depth_;
+    return sub;
+  }
   /// Enters a nested value; false (and an error) past max_depth.
   bool enter() noexcept;
   /// Leaves a nested value.
@@ -71,11 +81,14 @@ class binary_reader {
   /// Returns true when all input was read and no problem was found.
   [[nodiscard]] bool done() const noexcept { return ok() && pos_ == end_; }
   [[nodiscard]] const decode_limits& limits() const noexcept { return limits_; }
+  /// Returns what turns addresses inside values into endpoints (may be null).
+  [[nodiscard]] const endpoint_resolver* resolver() const noexcept { return resolver_; }
 
  private:
   const std::byte* pos_;
   const std::byte* end_;
   decode_limits limits_;
+  const endpoint_resolver* resolver_;
   std::size_t depth_ = 0;
   const char* failed_ = nullptr;
   std::string detail_;

@@ -10,6 +10,8 @@
 
 namespace troupe::codec {
 
+class endpoint_resolver;
+
 /// Appends values in troupe's binary format (docs/protocol.md) to a byte
 /// buffer: unsigned integers as LEB128 varints, signed ones zigzag-encoded
 /// first, floats as little-endian IEEE 754, byte strings length-prefixed.
@@ -19,7 +21,9 @@ namespace troupe::codec {
 class binary_writer {
  public:
   /// Appends to `out` (its current contents stay in front).
-  explicit binary_writer(std::vector<std::byte>& out) noexcept : out_(out) {}
+  explicit binary_writer(std::vector<std::byte>& out,
+                         const endpoint_resolver* resolver = nullptr) noexcept
+      : out_(out), resolver_(resolver) {}
 
   /// Writes `v` as a varint: 7 bits a byte, low bits first, high bit set on
   /// every byte but the last (1 to 10 bytes).
@@ -57,6 +61,8 @@ class binary_writer {
 
   /// Returns the number of bytes in the buffer.
   [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+  /// Returns what turns endpoints inside values into addresses (may be null).
+  [[nodiscard]] const endpoint_resolver* resolver() const noexcept { return resolver_; }
   /// Overwrites bytes already written at `at` (for lengths patched in later).
   void patch(std::size_t at, std::span<const std::byte> b) noexcept {
     std::memcpy(out_.data() + at, b.data(), b.size());
@@ -71,6 +77,7 @@ class binary_writer {
   }
 
   std::vector<std::byte>& out_;
+  const endpoint_resolver* resolver_;
 };
 
 }  // namespace troupe::codec

@@ -38,6 +38,21 @@ void encode(binary_writer& w, const T& v);
 template <class T>
 void decode(binary_reader& r, T& v);
 
+/// Extension point for whole families of types with a codec of their own
+/// (the protobuf adapter uses it). A specialization provides
+///   static void encode(binary_writer&, const T&);
+///   static void decode(binary_reader&, T&);   // problems go to the reader
+///   static void print(std::ostream&, const T&);
+/// and is preferred over every built-in encoding.
+template <class T, class Enable = void>
+struct codec_traits {};
+
+template <class T>
+concept has_codec_traits = requires(binary_writer& w, binary_reader& r, const T& c, T& m) {
+  codec_traits<T>::encode(w, c);
+  codec_traits<T>::decode(r, m);
+};
+
 namespace detail {
 
 template <class T>
@@ -128,7 +143,7 @@ void decode_struct(binary_reader& r, T& v) {
       static_cast<std::uint32_t>(len[2]) << 16 | static_cast<std::uint32_t>(len[3]) << 24;
   std::span<const std::byte> body = r.raw(n);
   if (!r.ok()) return;
-  binary_reader sub(body, r.limits());
+  binary_reader sub = r.nested(body);
   std::size_t i = 0;
   boost::pfr::for_each_field(v, [&](auto& f) {
     if (i++ < theirs) decode(sub, f);
@@ -175,7 +190,9 @@ void decode_variant(binary_reader& r, V& v, std::size_t index) {
 template <class T>
 void encode(binary_writer& w, const T& v) {
   using namespace detail;
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (has_codec_traits<T>) {
+    codec_traits<T>::encode(w, v);
+  } else if constexpr (std::is_same_v<T, bool>) {
     w.boolean(v);
   } else if constexpr (std::is_enum_v<T>) {
     encode(w, static_cast<std::underlying_type_t<T>>(v));
@@ -216,7 +233,9 @@ void encode(binary_writer& w, const T& v) {
 template <class T>
 void decode(binary_reader& r, T& v) {
   using namespace detail;
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (has_codec_traits<T>) {
+    codec_traits<T>::decode(r, v);
+  } else if constexpr (std::is_same_v<T, bool>) {
     v = r.boolean();
   } else if constexpr (std::is_enum_v<T>) {
     std::underlying_type_t<T> u{};

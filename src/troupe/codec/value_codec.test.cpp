@@ -197,4 +197,29 @@ TEST(value_codec, variant_indexes_and_integer_ranges_are_checked) {
   EXPECT_EQ(small.error().detail(), "integer out of range");
 }
 
+/// A self-referencing struct: nesting is bounded only by the decoder.
+struct chain {
+  int value = 0;
+  std::unique_ptr<chain> next;
+};
+
+TEST(value_codec, nesting_through_struct_bodies_counts_toward_max_depth) {
+  chain head;
+  chain* at = &head;
+  for (int i = 0; i < 40; ++i) {  // 40 links: 80 levels (pointer + struct)
+    at->next = std::make_unique<chain>();
+    at = at->next.get();
+    at->value = i;
+  }
+  auto bytes = to_bytes(head);
+  auto deep = from_bytes<chain>(bytes);
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().detail(), "nesting exceeds max_depth");
+  auto fine = from_bytes<chain>(bytes, {.max_depth = 100});
+  ASSERT_TRUE(fine) << fine.error().detail();
+  int n = 0;
+  for (const chain* c = fine->next.get(); c != nullptr; c = c->next.get()) EXPECT_EQ(c->value, n++);
+  EXPECT_EQ(n, 40);
+}
+
 }  // namespace value_codec_test
