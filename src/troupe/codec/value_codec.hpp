@@ -1,20 +1,12 @@
 #pragma once
 
-#include <array>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <limits>
-#include <map>
-#include <memory>
-#include <optional>
-#include <set>
+#include <span>
 #include <string>
-#include <tuple>
+#include <string_view>
 #include <type_traits>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -23,13 +15,28 @@
 
 #include "troupe/codec/binary_reader.hpp"
 #include "troupe/codec/binary_writer.hpp"
+#include "troupe/codec/endpoint_resolver.hpp"
+#include "troupe/codec/traits.hpp"
 #include "troupe/core/result.hpp"
 
 namespace troupe::codec {
 
 // Encodes and decodes values in troupe's binary format (docs/protocol.md).
+//
 // Plain aggregates need no code: their fields are found by reflection
-// (Boost.PFR). A struct is written as its field count (varint), its byte
+// (Boost.PFR). Other types provide one function, found by argument-dependent
+// lookup, that names their fields in order and serves encoding, decoding and
+// printing alike:
+//
+//   template <class Inspector>
+//   void inspect(Inspector& f, money& m) {
+//     f.field("currency", m.currency_);
+//     f.field("cents", m.cents_);
+//     if constexpr (Inspector::loading)
+//       if (m.cents_ < 0) f.fail("negative amount");   // a decode_error
+//   }
+//
+// Either way a struct is written as its field count (varint), its byte
 // length (4 bytes, little-endian) and its fields, so that a decoder can skip
 // fields it does not know and default the ones it does not get.
 
@@ -38,103 +45,69 @@ void encode(binary_writer& w, const T& v);
 template <class T>
 void decode(binary_reader& r, T& v);
 
-/// Extension point for whole families of types with a codec of their own
-/// (the protobuf adapter uses it). A specialization provides
-///   static void encode(binary_writer&, const T&);
-///   static void decode(binary_reader&, T&);   // problems go to the reader
-///   static void print(std::ostream&, const T&);
-/// and is preferred over every built-in encoding.
-template <class T, class Enable = void>
-struct codec_traits {};
-
-template <class T>
-concept has_codec_traits = requires(binary_writer& w, binary_reader& r, const T& c, T& m) {
-  codec_traits<T>::encode(w, c);
-  codec_traits<T>::decode(r, m);
-};
-
 namespace detail {
 
-template <class T>
-struct is_vector_like : std::false_type {};
-template <class T, class A>
-struct is_vector_like<std::vector<T, A>> : std::true_type {};
-template <class T, class A>
-struct is_vector_like<std::deque<T, A>> : std::true_type {};
+/// Writes each field an inspect() function names.
+struct field_writer {
+  static constexpr bool loading = false;
+  binary_writer& w;
+  template <class V>
+  void field(std::string_view, const V& v) {
+    encode(w, v);
+  }
+  void fail(std::string_view) noexcept {}
+};
+
+/// Reads the fields an inspect() function names, as many as the sender
+/// wrote; later ones keep their value.
+struct field_reader {
+  static constexpr bool loading = true;
+  binary_reader& r;
+  std::size_t theirs;
+  std::size_t index = 0;
+  template <class V>
+  void field(std::string_view, V& v) {
+    if (index++ < theirs) decode(r, v);
+  }
+  /// Refuses the value being decoded (an invariant does not hold).
+  void fail(std::string_view reason) noexcept { r.fail(reason); }
+};
 
 template <class T>
-struct is_map_like : std::false_type {};
-template <class K, class V, class C, class A>
-struct is_map_like<std::map<K, V, C, A>> : std::true_type {};
-template <class K, class V, class H, class E, class A>
-struct is_map_like<std::unordered_map<K, V, H, E, A>> : std::true_type {};
-
-template <class T>
-struct is_set_like : std::false_type {};
-template <class K, class C, class A>
-struct is_set_like<std::set<K, C, A>> : std::true_type {};
-template <class K, class H, class E, class A>
-struct is_set_like<std::unordered_set<K, H, E, A>> : std::true_type {};
-
-template <class T>
-struct is_std_array : std::false_type {};
-template <class T, std::size_t N>
-struct is_std_array<std::array<T, N>> : std::true_type {};
-
-template <class T>
-struct is_optional : std::false_type {};
-template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
-
-template <class T>
-struct is_variant : std::false_type {};
-template <class... Ts>
-struct is_variant<std::variant<Ts...>> : std::true_type {};
-
-template <class T>
-struct is_tuple_like : std::false_type {};
-template <class A, class B>
-struct is_tuple_like<std::pair<A, B>> : std::true_type {};
-template <class... Ts>
-struct is_tuple_like<std::tuple<Ts...>> : std::true_type {};
-
-template <class T>
-struct is_duration : std::false_type {};
-template <class R, class P>
-struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
-
-template <class T>
-struct is_time_point : std::false_type {};
-template <class C, class D>
-struct is_time_point<std::chrono::time_point<C, D>> : std::true_type {};
-
-template <class T>
-struct is_smart_ptr : std::false_type {};
-template <class T, class D>
-struct is_smart_ptr<std::unique_ptr<T, D>> : std::true_type {};
-template <class T>
-struct is_smart_ptr<std::shared_ptr<T>> : std::true_type {};
+std::size_t field_count(const T& v) {
+  if constexpr (inspectable<T>) {
+    field_counter c;
+    inspect(c, const_cast<T&>(v));  // NOLINT: the counter only counts
+    return c.count;
+  } else {
+    return boost::pfr::tuple_size_v<T>;
+  }
+}
 
 /// Writes a struct's fields behind its count and byte length.
 template <class T>
 void encode_struct(binary_writer& w, const T& v) {
-  constexpr std::size_t fields = boost::pfr::tuple_size_v<T>;
-  w.varint(fields);
+  w.varint(field_count(v));
   const std::size_t at = w.size();
   const std::byte zero[4] = {};
   w.raw(zero);
-  boost::pfr::for_each_field(v, [&](const auto& f) { encode(w, f); });
+  if constexpr (inspectable<T>) {
+    field_writer f{w};
+    inspect(f, const_cast<T&>(v));  // NOLINT: the writer only reads
+  } else {
+    boost::pfr::for_each_field(v, [&](const auto& x) { encode(w, x); });
+  }
   const auto len = static_cast<std::uint32_t>(w.size() - at - 4);
   const std::byte le[4] = {std::byte(len), std::byte(len >> 8), std::byte(len >> 16),
                            std::byte(len >> 24)};
   w.patch(at, le);
 }
 
-/// Reads a struct: fields the sender did not have keep their default value;
-/// fields it had and we do not are skipped.
+/// Reads a struct: fields the sender did not have keep their value (their
+/// default, when decoding into a new object); fields it had and we do not
+/// are skipped.
 template <class T>
 void decode_struct(binary_reader& r, T& v) {
-  constexpr std::size_t ours = boost::pfr::tuple_size_v<T>;
   const std::size_t theirs = r.length(0);
   std::span<const std::byte> len = r.raw(4);
   if (!r.ok() || !r.enter()) return;
@@ -144,10 +117,18 @@ void decode_struct(binary_reader& r, T& v) {
   std::span<const std::byte> body = r.raw(n);
   if (!r.ok()) return;
   binary_reader sub = r.nested(body);
-  std::size_t i = 0;
-  boost::pfr::for_each_field(v, [&](auto& f) {
-    if (i++ < theirs) decode(sub, f);
-  });
+  std::size_t ours = 0;
+  if constexpr (inspectable<T>) {
+    field_reader f{sub, theirs};
+    inspect(f, v);
+    ours = f.index;
+  } else {
+    ours = boost::pfr::tuple_size_v<T>;
+    std::size_t i = 0;
+    boost::pfr::for_each_field(v, [&](auto& x) {
+      if (i++ < theirs) decode(sub, x);
+    });
+  }
   if (!sub.ok()) {
     r.fail(sub.failure().detail());
   } else if (theirs <= ours && !sub.done()) {
@@ -171,6 +152,27 @@ void decode_sequence(binary_reader& r, Seq& out) {
   r.leave();
 }
 
+template <class T>
+void decode_associative(binary_reader& r, T& v) {
+  std::size_t n = r.length(1);
+  if (!r.ok() || !r.enter()) return;
+  v.clear();
+  for (std::size_t i = 0; i < n && r.ok(); ++i) {
+    if constexpr (is_map_like<T>::value) {
+      typename T::key_type k{};
+      typename T::mapped_type m{};
+      decode(r, k);
+      decode(r, m);
+      v.insert_or_assign(std::move(k), std::move(m));
+    } else {
+      typename T::value_type k{};
+      decode(r, k);
+      v.insert(std::move(k));
+    }
+  }
+  r.leave();
+}
+
 template <class V, std::size_t I = 0>
 void decode_variant(binary_reader& r, V& v, std::size_t index) {
   if constexpr (I < std::variant_size_v<V>) {
@@ -184,6 +186,28 @@ void decode_variant(binary_reader& r, V& v, std::size_t index) {
   }
 }
 
+template <class T>
+void encode_endpoint(binary_writer& w, const T& v) {
+  w.boolean(static_cast<bool>(v));
+  if (!v) return;
+  const endpoint_resolver* res = w.resolver();
+  encode(w, res != nullptr ? res->address_of(*v.handle()) : actor_address{{}, 0, v.id()});
+}
+
+template <class T>
+void decode_endpoint(binary_reader& r, T& v) {
+  v = T{};
+  if (!r.boolean()) return;
+  actor_address a;
+  decode(r, a);
+  if (!r.ok()) return;
+  if (r.resolver() == nullptr) {
+    r.fail("an endpoint cannot be decoded without a resolver");
+    return;
+  }
+  v = T(r.resolver()->resolve(a));
+}
+
 }  // namespace detail
 
 /// Writes `v` (see docs/protocol.md for each kind of value).
@@ -192,6 +216,8 @@ void encode(binary_writer& w, const T& v) {
   using namespace detail;
   if constexpr (has_codec_traits<T>) {
     codec_traits<T>::encode(w, v);
+  } else if constexpr (inspectable<T>) {
+    encode_struct(w, v);
   } else if constexpr (std::is_same_v<T, bool>) {
     w.boolean(v);
   } else if constexpr (std::is_enum_v<T>) {
@@ -206,6 +232,8 @@ void encode(binary_writer& w, const T& v) {
     w.f64(v);
   } else if constexpr (std::is_same_v<T, std::string>) {
     w.string(v);
+  } else if constexpr (is_byte_buffer<T>::value) {
+    w.bytes(std::as_bytes(std::span(v)));
   } else if constexpr (is_vector_like<T>::value || is_set_like<T>::value || is_map_like<T>::value) {
     w.varint(v.size());
     for (const auto& x : v) encode(w, x);
@@ -217,14 +245,20 @@ void encode(binary_writer& w, const T& v) {
   } else if constexpr (is_variant<T>::value) {
     w.varint(v.index());
     std::visit([&](const auto& x) { encode(w, x); }, v);
+  } else if constexpr (std::is_same_v<T, std::monostate>) {
+    // nothing to write
   } else if constexpr (is_tuple_like<T>::value) {
     std::apply([&](const auto&... xs) { (encode(w, xs), ...); }, v);
   } else if constexpr (is_duration<T>::value) {
     encode(w, v.count());
   } else if constexpr (is_time_point<T>::value) {
     encode(w, v.time_since_epoch());
+  } else if constexpr (is_endpoint<T>::value) {
+    encode_endpoint(w, v);
   } else {
-    static_assert(std::is_aggregate_v<T>, "troupe: this type has no encoding (use an aggregate)");
+    static_assert(std::is_aggregate_v<T>,
+                  "troupe: this type has no encoding (make it an aggregate or give it an "
+                  "inspect(Inspector&, T&) function)");
     encode_struct(w, v);
   }
 }
@@ -235,6 +269,8 @@ void decode(binary_reader& r, T& v) {
   using namespace detail;
   if constexpr (has_codec_traits<T>) {
     codec_traits<T>::decode(r, v);
+  } else if constexpr (inspectable<T>) {
+    decode_struct(r, v);
   } else if constexpr (std::is_same_v<T, bool>) {
     v = r.boolean();
   } else if constexpr (std::is_enum_v<T>) {
@@ -256,26 +292,14 @@ void decode(binary_reader& r, T& v) {
     v = r.f64();
   } else if constexpr (std::is_same_v<T, std::string>) {
     v = r.string();
+  } else if constexpr (is_byte_buffer<T>::value) {
+    std::span<const std::byte> b = r.bytes();
+    const auto* p = reinterpret_cast<const typename T::value_type*>(b.data());
+    v.assign(p, p + b.size());
   } else if constexpr (is_vector_like<T>::value) {
     decode_sequence(r, v);
   } else if constexpr (is_set_like<T>::value || is_map_like<T>::value) {
-    std::size_t n = r.length(1);
-    if (!r.ok() || !r.enter()) return;
-    v.clear();
-    for (std::size_t i = 0; i < n && r.ok(); ++i) {
-      if constexpr (is_map_like<T>::value) {
-        typename T::key_type k{};
-        typename T::mapped_type m{};
-        decode(r, k);
-        decode(r, m);
-        v.insert_or_assign(std::move(k), std::move(m));
-      } else {
-        typename T::value_type k{};
-        decode(r, k);
-        v.insert(std::move(k));
-      }
-    }
-    r.leave();
+    decode_associative(r, v);
   } else if constexpr (is_std_array<T>::value) {
     for (auto& x : v) decode(r, x);
   } else if constexpr (is_optional<T>::value) {
@@ -300,6 +324,8 @@ void decode(binary_reader& r, T& v) {
       return;
     }
     decode_variant(r, v, static_cast<std::size_t>(index));
+  } else if constexpr (std::is_same_v<T, std::monostate>) {
+    // nothing to read
   } else if constexpr (is_tuple_like<T>::value) {
     std::apply([&](auto&... xs) { (decode(r, xs), ...); }, v);
   } else if constexpr (is_duration<T>::value) {
@@ -310,17 +336,21 @@ void decode(binary_reader& r, T& v) {
     typename T::duration d{};
     decode(r, d);
     v = T(d);
+  } else if constexpr (is_endpoint<T>::value) {
+    decode_endpoint(r, v);
   } else {
-    static_assert(std::is_aggregate_v<T>, "troupe: this type has no encoding (use an aggregate)");
+    static_assert(std::is_aggregate_v<T>,
+                  "troupe: this type has no encoding (make it an aggregate or give it an "
+                  "inspect(Inspector&, T&) function)");
     decode_struct(r, v);
   }
 }
 
 /// Returns `v` encoded into a new buffer.
 template <class T>
-std::vector<std::byte> to_bytes(const T& v) {
+std::vector<std::byte> to_bytes(const T& v, const endpoint_resolver* resolver = nullptr) {
   std::vector<std::byte> out;
-  binary_writer w(out);
+  binary_writer w(out, resolver);
   encode(w, v);
   return out;
 }
@@ -328,8 +358,9 @@ std::vector<std::byte> to_bytes(const T& v) {
 /// Decodes a T from all of `in`; a decode_error when the bytes do not hold
 /// exactly one T within `limits`.
 template <class T>
-result<T> from_bytes(std::span<const std::byte> in, decode_limits limits = {}) {
-  binary_reader r(in, limits);
+result<T> from_bytes(std::span<const std::byte> in, decode_limits limits = {},
+                     const endpoint_resolver* resolver = nullptr) {
+  binary_reader r(in, limits, resolver);
   T v{};
   decode(r, v);
   if (r.ok() && !r.done()) r.fail("bytes left after the value");

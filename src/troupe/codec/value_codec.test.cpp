@@ -9,7 +9,10 @@
 #include <variant>
 #include <vector>
 
+#include "troupe/core/actor.hpp"
 #include "troupe/core/random.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/sim/runtime.hpp"
 
 namespace value_codec_test {
 
@@ -220,6 +223,174 @@ TEST(value_codec, nesting_through_struct_bodies_counts_toward_max_depth) {
   int n = 0;
   for (const chain* c = fine->next.get(); c != nullptr; c = c->next.get()) EXPECT_EQ(c->value, n++);
   EXPECT_EQ(n, 40);
+}
+
+/// A class with private state and an invariant: not an aggregate, so it
+/// names its fields in one inspect() function.
+class money {
+ public:
+  money() = default;
+  money(std::string currency, std::int64_t cents) : currency_(std::move(currency)), cents_(cents) {}
+  [[nodiscard]] const std::string& currency() const { return currency_; }
+  [[nodiscard]] std::int64_t cents() const { return cents_; }
+
+  template <class Inspector>
+  friend void inspect(Inspector& f, money& m) {
+    f.field("currency", m.currency_);
+    f.field("cents", m.cents_);
+    if constexpr (Inspector::loading) {
+      if (m.cents_ < 0) f.fail("money cannot be negative");
+    }
+  }
+
+ private:
+  std::string currency_;
+  std::int64_t cents_ = 0;
+};
+
+/// Version 2 of money, with a trailing field.
+class money_v2 {
+ public:
+  std::string currency;
+  std::int64_t cents = 0;
+  std::string memo = "none";
+
+  money_v2() = default;
+  template <class Inspector>
+  friend void inspect(Inspector& f, money_v2& m) {
+    f.field("currency", m.currency);
+    f.field("cents", m.cents);
+    f.field("memo", m.memo);
+  }
+};
+
+struct invoice {
+  std::string id;
+  std::vector<money> lines;
+};
+
+TEST(value_codec, inspect_serves_encoding_and_decoding_of_non_aggregates) {
+  invoice in{"inv-1", {money("EUR", 250), money("USD", 9)}};
+  auto back = from_bytes<invoice>(to_bytes(in));
+  ASSERT_TRUE(back) << back.error().detail();
+  ASSERT_EQ(back->lines.size(), 2u);
+  EXPECT_EQ(back->lines[1].currency(), "USD");
+  EXPECT_EQ(back->lines[1].cents(), 9);
+  // Encoded exactly like an aggregate with the same fields.
+  struct same_fields {
+    std::string currency;
+    std::int64_t cents;
+  };
+  EXPECT_EQ(to_bytes(money("EUR", 250)), to_bytes(same_fields{"EUR", 250}));
+}
+
+TEST(value_codec, an_inspect_function_can_refuse_a_decoded_value) {
+  struct raw_money {
+    std::string currency;
+    std::int64_t cents;
+  };
+  auto bad = from_bytes<money>(to_bytes(raw_money{"EUR", -5}));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), troupe::errc::decode_error);
+  EXPECT_EQ(bad.error().detail(), "money cannot be negative");
+}
+
+TEST(value_codec, inspected_types_evolve_like_aggregates) {
+  auto v2 = from_bytes<money_v2>(to_bytes(money("CHF", 3)));
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->currency, "CHF");
+  EXPECT_EQ(v2->memo, "none");  // not sent: keeps its default
+  money_v2 newer;
+  newer.currency = "CHF";
+  newer.cents = 4;
+  newer.memo = "tip";
+  auto v1 = from_bytes<money>(to_bytes(newer));
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->cents(), 4);
+}
+
+TEST(value_codec, byte_buffers_are_one_length_prefixed_run) {
+  std::vector<std::byte> blob = {std::byte{0x00}, std::byte{0xff}, std::byte{0x80}};
+  auto bytes = to_bytes(blob);
+  EXPECT_EQ(bytes, (std::vector<std::byte>{std::byte{3}, std::byte{0x00}, std::byte{0xff},
+                                           std::byte{0x80}}));
+  auto back = from_bytes<std::vector<std::byte>>(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, blob);
+  std::vector<unsigned char> uc = {1, 200};
+  auto back_uc = from_bytes<std::vector<unsigned char>>(to_bytes(uc));
+  ASSERT_TRUE(back_uc);
+  EXPECT_EQ(*back_uc, uc);
+  auto huge = to_bytes(std::uint64_t{1} << 40);  // a length no input can hold
+  EXPECT_FALSE(from_bytes<std::vector<std::byte>>(huge));
+}
+
+struct ping {
+  using reply = int;
+  int n = 0;
+};
+
+class echo : public troupe::actor<echo> {
+ public:
+  using handles = troupe::handles<ping>;
+  int handle(const ping& p) { return p.n + 1; }
+};
+
+struct reply_to {
+  std::string note;
+  troupe::endpoint<echo> who;
+};
+
+/// Resolves addresses of one local system by id (remoting resolves them to
+/// remote actors instead).
+class local_resolver final : public troupe::codec::endpoint_resolver {
+ public:
+  [[nodiscard]] troupe::actor_address address_of(const troupe::actor_handle& h) const override {
+    return {"local", 7, h.id()};
+  }
+  [[nodiscard]] troupe::ref_ptr<troupe::actor_handle> resolve(
+      const troupe::actor_address& a) const override {
+    auto it = known.find(a.id);
+    if (a.node != "local" || a.incarnation != 7 || it == known.end()) return {};
+    return it->second;
+  }
+  std::map<troupe::actor_id, troupe::ref_ptr<troupe::actor_handle>> known;
+};
+
+TEST(value_codec, endpoints_travel_as_addresses_and_come_back_usable) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  auto e = sys.spawn<echo>().value();
+  local_resolver res;
+  res.known[e.id()] = e.handle();
+
+  auto bytes = to_bytes(reply_to{"hi", e}, &res);
+  // The address inside is an actor_address value.
+  struct wire_shape {
+    std::string note;
+    std::optional<troupe::actor_address> who;
+  };
+  auto shape = from_bytes<wire_shape>(bytes);
+  ASSERT_TRUE(shape);
+  EXPECT_EQ(shape->who, (troupe::actor_address{"local", 7, e.id()}));
+
+  auto back = from_bytes<reply_to>(bytes, {}, &res);
+  ASSERT_TRUE(back) << back.error().detail();
+  ASSERT_TRUE(back->who);
+  EXPECT_EQ(back->who.ask(ping{41}).get().value(), 42);
+
+  // No resolver: refused with a reason, never a dangling endpoint.
+  auto unresolved = from_bytes<reply_to>(bytes);
+  ASSERT_FALSE(unresolved);
+  EXPECT_EQ(unresolved.error().detail(), "an endpoint cannot be decoded without a resolver");
+  // An address the resolver does not know: an empty endpoint.
+  res.known.clear();
+  auto gone = from_bytes<reply_to>(bytes, {}, &res);
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(gone->who);
+  EXPECT_EQ(gone->who.ask(ping{1}).get().error().code(), troupe::errc::actor_not_found);
+  // An empty endpoint is one byte.
+  EXPECT_EQ(to_bytes(troupe::endpoint<echo>{}), std::vector<std::byte>{std::byte{0}});
 }
 
 }  // namespace value_codec_test
