@@ -65,6 +65,17 @@ TEST(value_codec, aggregates_round_trip_with_no_code) {
   EXPECT_EQ(*back, t);
 }
 
+TEST(value_codec, documented_example_bytes) {
+  // The worked example of docs/protocol.md, byte for byte.
+  auto bytes = to_bytes(typical{"ann", {1, -2}, {7, {{"a", 1}}}});
+  const std::vector<int> expected = {0x03, 0x12, 0x00, 0x00, 0x00, 0x03, 0x61, 0x6e,
+                                     0x6e, 0x02, 0x02, 0x03, 0x02, 0x06, 0x00, 0x00,
+                                     0x00, 0x01, 0x0e, 0x01, 0x01, 0x61, 0x02};
+  ASSERT_EQ(bytes.size(), expected.size());
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    EXPECT_EQ(static_cast<int>(bytes[i]), expected[i]) << "byte " << i;
+}
+
 TEST(value_codec, every_supported_kind_round_trips) {
   everything e;
   e.b = true;
