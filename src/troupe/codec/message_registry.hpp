@@ -84,6 +84,8 @@ class any_message {
   /// Returns what the registry knows of the message's type (nullptr when empty).
   [[nodiscard]] const message_info* info() const noexcept { return info_; }
   [[nodiscard]] bool empty() const noexcept { return p_ == nullptr; }
+  /// Writes the message (without its type id). Only valid when !empty().
+  void encode(binary_writer& w) const { info_->message->encode(w, p_); }
   /// Writes a readable form of the message.
   friend std::ostream& operator<<(std::ostream& os, const any_message& m) {
     if (m.empty()) return os << "(no message)";

@@ -274,6 +274,12 @@ void decode(binary_reader& r, T& v) {
   } else if constexpr (std::is_same_v<T, bool>) {
     v = r.boolean();
   } else if constexpr (std::is_enum_v<T>) {
+    // Only an enum with a fixed underlying type may hold every value of that
+    // type; for others, a value outside the enumerators' range would be
+    // undefined behaviour.
+    static_assert(requires { T{std::underlying_type_t<T>{}}; },
+                  "troupe: an enum sent across nodes needs a fixed underlying type "
+                  "(enum e : std::uint8_t { ... }, or enum class)");
     std::underlying_type_t<T> u{};
     decode(r, u);
     v = static_cast<T>(u);
