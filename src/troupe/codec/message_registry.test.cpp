@@ -83,6 +83,12 @@ TEST(message_registry, registers_every_message_an_actor_handles_and_round_trips_
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->key, "k");
   EXPECT_EQ(p->values, (std::vector<std::int64_t>{1, -2, 3}));
+  // Forwarding a decoded message re-encodes it through the registry.
+  std::vector<std::byte> again;
+  troupe::codec::binary_writer w2(again);
+  message_registry::write_id(w2, back->info()->id);
+  back->encode(w2);
+  EXPECT_EQ(again, buf);
 }
 
 TEST(message_registry, the_type_id_comes_first_as_eight_little_endian_bytes) {
