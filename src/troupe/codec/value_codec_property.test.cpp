@@ -220,8 +220,8 @@ RC_GTEST_PROP(value_codec_property, every_strict_prefix_is_a_decode_error, (cons
 
 RC_GTEST_PROP(value_codec_property, random_bytes_decode_or_fail_cleanly,
               (const std::vector<std::uint8_t>& raw)) {
-  std::vector<std::byte> in(raw.size());
-  std::memcpy(in.data(), raw.data(), raw.size());
+  std::vector<std::byte> in;
+  for (std::uint8_t b : raw) in.push_back(std::byte{b});
   auto r = from_bytes<rich>(in, {.max_elements = 1024, .max_depth = 16});
   if (!r) {
     RC_ASSERT(r.error().code() == troupe::errc::decode_error);
