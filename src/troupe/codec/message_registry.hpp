@@ -137,17 +137,18 @@ class message_registry {
     return reg;
   }
 
-  /// Adds M under its `type_name`; returns its id.
+  /// Adds M under its wire name (its `type_name`, or wire_name<M>); returns
+  /// its id.
   template <class M>
   result<type_id> add() {
-    static_assert(has_type_name<M>,
+    static_assert(has_wire_name<M>,
                   "troupe: a message sent across nodes needs a wire name: "
                   "static constexpr std::string_view type_name = \"...\";");
-    return add<M>(type_name_of<M>());
+    return add<M>(wire_name_of<M>());
   }
 
-  /// Adds M under `name` (for types that cannot carry a type_name, such as
-  /// generated protobuf classes); returns its id.
+  /// Adds M under `name` (to register a type under another name than its
+  /// own); returns its id.
   template <class M>
   result<type_id> add(std::string_view name) {
     using reply = reply_of_t<M>;

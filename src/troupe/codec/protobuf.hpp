@@ -24,6 +24,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/message_lite.h>
 
+#include "troupe/codec/type_id.hpp"
 #include "troupe/codec/value_codec.hpp"
 
 namespace troupe::codec {
@@ -40,6 +41,13 @@ std::string_view protobuf_type_name() {
   static const std::string name = T::default_instance().GetTypeName();
   return name;
 }
+
+/// Every protobuf message's wire name is its full name, so that protobuf
+/// messages can be listed in an actor's handles<...> like any other.
+template <class T>
+struct wire_name<T, std::enable_if_t<std::is_base_of_v<google::protobuf::MessageLite, T>>> {
+  static std::string_view get() { return protobuf_type_name<T>(); }
+};
 
 namespace detail {
 

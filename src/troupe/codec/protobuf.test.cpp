@@ -17,6 +17,7 @@
 #include "troupe/codec/print.hpp"
 #include "troupe/codec/testing/codec_test.pb.h"
 #include "troupe/codec/testing/codec_test_lite.pb.h"
+#include "troupe/core/actor.hpp"
 #include "troupe/core/random.hpp"
 
 namespace protobuf_test {
@@ -332,6 +333,26 @@ TEST(protobuf, messages_go_through_the_registry_under_their_protobuf_name) {
   std::ostringstream os;
   os << *m;
   EXPECT_TRUE(os.str().starts_with("troupe.codec.testing.Order{id: 12 ")) << os.str();
+}
+
+/// An actor that handles a protobuf message directly.
+class order_desk : public troupe::actor<order_desk> {
+ public:
+  using handles = troupe::handles<Order, LiteNote>;
+  void handle(const Order&) {}
+  void handle(const LiteNote&) {}
+};
+
+TEST(protobuf, protobuf_messages_in_handles_register_under_their_full_name) {
+  static_assert(troupe::codec::has_wire_name<Order>);
+  auto reg = troupe::codec::message_registry::for_actors<order_desk>();
+  ASSERT_TRUE(reg) << reg.error().message();
+  const auto* info = reg->find<Order>();
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->name, "troupe.codec.testing.Order");
+  EXPECT_EQ(info->id, troupe::codec::type_id_of_name("troupe.codec.testing.Order"));
+  ASSERT_NE(reg->find<LiteNote>(), nullptr);
+  EXPECT_EQ(reg->find<LiteNote>()->name, "troupe.codec.testing.LiteNote");
 }
 
 TEST(protobuf, type_name_is_the_full_protobuf_name) {

@@ -46,4 +46,27 @@ constexpr type_id type_id_of() noexcept {
   return type_id_of_name(type_name_of<T>());
 }
 
+/// Extension point for types that cannot declare a `type_name` member
+/// (generated code, such as protobuf classes): a specialization provides
+/// `static std::string_view get();` (the protobuf adapter gives every
+/// protobuf message its full name this way).
+template <class T, class Enable = void>
+struct wire_name {};
+
+/// True when T has a wire name, by a `type_name` member or by wire_name<T>.
+template <class T>
+concept has_wire_name = has_type_name<T> || requires {
+  { wire_name<T>::get() } -> std::convertible_to<std::string_view>;
+};
+
+/// Returns T's wire name, from its `type_name` or from wire_name<T>.
+template <has_wire_name T>
+std::string_view wire_name_of() {
+  if constexpr (has_type_name<T>) {
+    return type_name_of<T>();
+  } else {
+    return std::string_view(wire_name<T>::get());
+  }
+}
+
 }  // namespace troupe::codec
