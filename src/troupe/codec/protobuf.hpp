@@ -124,9 +124,10 @@ inline void protobuf_decode(binary_reader& r, google::protobuf::MessageLite& m) 
   }
   if (!r.enter()) return;
   namespace pio = google::protobuf::io;
-  // Nested messages inside the body count against max_depth too (from
-  // zero: the reader does not tell how deep it already is).
-  const int budget = static_cast<int>(std::min<std::size_t>(r.limits().max_depth, INT_MAX));
+  // Nested messages inside the body count against what is left of
+  // max_depth (enter() above guarantees depth() <= max_depth).
+  const int budget =
+      static_cast<int>(std::min<std::size_t>(r.limits().max_depth - r.depth(), INT_MAX));
   // Each level of nesting takes two bytes at least (a tag and a length, or
   // a group's start and end tags), so a short body cannot nest deeper than
   // either our limit or protobuf's own: it takes the faster parse, which

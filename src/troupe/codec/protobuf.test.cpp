@@ -271,12 +271,20 @@ TEST(protobuf, the_readers_limits_apply) {
     }
     return root;
   };
-  EXPECT_TRUE(from_bytes<Tree>(to_bytes(tree(64))));  // max_depth 64
-  EXPECT_FALSE(from_bytes<Tree>(to_bytes(tree(65))));
-  EXPECT_TRUE(from_bytes<Tree>(to_bytes(tree(8)), {.max_depth = 8}));
-  EXPECT_FALSE(from_bytes<Tree>(to_bytes(tree(9)), {.max_depth = 8}));
+  // The message itself is one level; its nested messages take the rest.
+  EXPECT_TRUE(from_bytes<Tree>(to_bytes(tree(63))));  // max_depth 64
+  EXPECT_FALSE(from_bytes<Tree>(to_bytes(tree(64))));
+  EXPECT_TRUE(from_bytes<Tree>(to_bytes(tree(7)), {.max_depth = 8}));
+  EXPECT_FALSE(from_bytes<Tree>(to_bytes(tree(8)), {.max_depth = 8}));
   EXPECT_TRUE(
-      from_bytes<Tree>(to_bytes(tree(150)), {.max_depth = 150}));  // deeper than protobuf's default
+      from_bytes<Tree>(to_bytes(tree(149)), {.max_depth = 150}));  // deeper than protobuf's default
+  // Inside a troupe value, the levels above count too: the struct and the
+  // message itself leave 8 - 2 = 6 levels below it (an optional is no level).
+  struct holder {
+    std::optional<Tree> t;
+  };
+  EXPECT_TRUE(from_bytes<holder>(to_bytes(holder{tree(6)}), {.max_depth = 8}));
+  EXPECT_FALSE(from_bytes<holder>(to_bytes(holder{tree(7)}), {.max_depth = 8}));
   auto deep = to_bytes(tree(80));
   auto too_deep = from_bytes<Tree>(deep);  // max_depth 64
   ASSERT_FALSE(too_deep);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -144,6 +145,9 @@ void decode_sequence(binary_reader& r, Seq& out) {
   std::size_t n = r.length(1);
   if (!r.ok() || !r.enter()) return;
   out.clear();
+  // n is already checked against the bytes left; the cap bounds what a
+  // hostile count of tiny elements can make us reserve ahead.
+  if constexpr (requires { out.reserve(n); }) out.reserve(std::min<std::size_t>(n, 1024));
   for (std::size_t i = 0; i < n && r.ok(); ++i) {
     typename Seq::value_type x{};
     decode(r, x);
@@ -277,9 +281,10 @@ void decode(binary_reader& r, T& v) {
     // Only an enum with a fixed underlying type may hold every value of that
     // type; for others, a value outside the enumerators' range would be
     // undefined behaviour.
-    static_assert(requires { T{std::underlying_type_t<T>{}}; },
-                  "troupe: an enum sent across nodes needs a fixed underlying type "
-                  "(enum e : std::uint8_t { ... }, or enum class)");
+    static_assert(
+        requires { T{std::underlying_type_t<T>{}}; },
+        "troupe: an enum sent across nodes needs a fixed underlying type "
+        "(enum e : std::uint8_t { ... }, or enum class)");
     std::underlying_type_t<T> u{};
     decode(r, u);
     v = static_cast<T>(u);
