@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <new>
+#include <typeinfo>
 
 #include "troupe/core/envelope_pool.hpp"
 #include "troupe/core/error.hpp"
@@ -10,6 +11,9 @@
 namespace troupe {
 
 class cell;
+namespace detail {
+class reply_base;
+}
 
 /// One queued item of a mailbox: a user message (tell or ask), a signal, or
 /// the resumption of a suspended handler.
@@ -46,6 +50,17 @@ class envelope : public mpsc_node {
 
   /// Returns true for tells, whose rejection counts as a dead letter.
   [[nodiscard]] virtual bool is_tell() const noexcept { return false; }
+
+  // What a handle that is not a local cell (a remote actor's proxy) needs to
+  // send the envelope elsewhere: the user message, type-erased, and for an
+  // ask the reply it must complete. Signals and resumptions carry neither.
+
+  /// Returns the user message, or nullptr.
+  [[nodiscard]] virtual const void* message() const noexcept { return nullptr; }
+  /// Returns the user message's type, or nullptr.
+  [[nodiscard]] virtual const std::type_info* message_type() const noexcept { return nullptr; }
+  /// Returns the reply an ask completes (nullptr for a tell).
+  [[nodiscard]] virtual detail::reply_base* reply() const noexcept { return nullptr; }
 
  protected:
   virtual ~envelope() = default;

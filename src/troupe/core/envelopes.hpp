@@ -43,6 +43,8 @@ class tell_envelope final : public envelope {
   void deliver(cell& c) override { deliver_tell<A>(c, msg_, this); }
   void reject(errc) noexcept override {}
   [[nodiscard]] bool is_tell() const noexcept override { return true; }
+  [[nodiscard]] const void* message() const noexcept override { return &msg_; }
+  [[nodiscard]] const std::type_info* message_type() const noexcept override { return &typeid(M); }
 
  private:
   M msg_;
@@ -83,6 +85,9 @@ class ask_envelope final : public envelope {
     }
   }
   void reject(errc why) noexcept override { reply_->complete(why); }
+  [[nodiscard]] const void* message() const noexcept override { return &msg_; }
+  [[nodiscard]] const std::type_info* message_type() const noexcept override { return &typeid(M); }
+  [[nodiscard]] reply_base* reply() const noexcept override { return reply_.get(); }
 
  private:
   M msg_;

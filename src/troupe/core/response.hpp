@@ -3,6 +3,8 @@
 #include <atomic>
 #include <coroutine>
 #include <optional>
+#include <type_traits>
+#include <typeinfo>
 
 #include "troupe/core/actor_handle.hpp"
 #include "troupe/core/clock.hpp"
@@ -29,6 +31,17 @@ class reply_base : public ref_counted, public envelope, public timer_node {
   [[nodiscard]] bool done() const noexcept {
     return wait_.load(std::memory_order_acquire) == w_done;
   }
+
+  /// Returns the ask's deadline (set by arm_deadline).
+  [[nodiscard]] time_point deadline() const noexcept { return due; }
+  /// Returns the type of the reply value (void for asks without a reply).
+  [[nodiscard]] virtual const std::type_info& reply_type() const noexcept = 0;
+  /// Completes the ask with a reply value of reply_type(), moved from
+  /// `*value` (ignored for void); false when the ask had already ended.
+  /// For handles that receive replies type-erased (from another node).
+  virtual bool complete_erased(void* value) noexcept = 0;
+  /// Completes the ask with an error; false when it had already ended.
+  virtual bool complete_error(error e) noexcept = 0;
 
   /// Arms the deadline on `c`; when it passes the ask ends with timeout.
   void arm_deadline(clock& c, time_point deadline) {
@@ -110,6 +123,17 @@ class reply_state final : public reply_base {
   }
   /// Moves the result out; only after done().
   result<R> take() noexcept { return std::move(*value_); }
+
+  [[nodiscard]] const std::type_info& reply_type() const noexcept override { return typeid(R); }
+  bool complete_erased(void* value) noexcept override {
+    if constexpr (std::is_void_v<R>) {
+      (void)value;
+      return complete(result<void>{});
+    } else {
+      return complete(result<R>(std::move(*static_cast<R*>(value))));
+    }
+  }
+  bool complete_error(error e) noexcept override { return complete(std::move(e)); }
 
  private:
   void on_deadline() noexcept override { complete(errc::timeout); }
