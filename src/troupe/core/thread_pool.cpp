@@ -201,6 +201,10 @@ struct thread_pool::state {
       }
       searching.fetch_sub(1, std::memory_order_seq_cst);
       if (found) {
+        // Producers skip the wake-up while someone searches, counting on the
+        // searcher. It found one item and may now run it for a long time:
+        // the rest of the queue must not wait for it, so pass the duty on.
+        if (queued.load(std::memory_order_seq_cst) != 0) wake_one();
         found->run();
         continue;
       }
