@@ -143,4 +143,42 @@ TEST(foreign_handle, an_ask_nobody_completes_still_ends_at_its_deadline) {
   EXPECT_FALSE(h->replies[0]->complete_erased(&late));  // too late: nothing changes
 }
 
+/// What a node does with an ask that came from another node: it builds the
+/// envelope itself and has the reply handed to a callback (which would
+/// encode it and send it back).
+struct sent_back {
+  int calls = 0;
+  troupe::result<std::string> value = troupe::errc::timeout;
+  static void on_reply(troupe::detail::reply_base& done, void* context) noexcept {
+    auto* self = static_cast<sent_back*>(context);
+    ++self->calls;
+    self->value = static_cast<troupe::detail::reply_state<std::string>&>(done).take();
+  }
+};
+
+TEST(foreign_handle, an_incoming_ask_hands_its_reply_to_a_callback) {
+  troupe::sim::runtime rt;
+  troupe::system sys(rt.config());
+  auto calc = sys.spawn<calculator>().value();
+  sent_back out;
+  auto st = troupe::make_ref<troupe::detail::reply_state<std::string>>();
+  st->on_complete(&sent_back::on_reply, &out);
+  ASSERT_TRUE(calc.handle()
+                  ->enqueue(new troupe::detail::ask_envelope<calculator, add>(add{20, 22}, st))
+                  .ok());
+  EXPECT_EQ(out.calls, 0);
+  rt.run();  // the actor handles the ask
+  ASSERT_EQ(out.calls, 1);
+  ASSERT_TRUE(out.value);
+  EXPECT_EQ(*out.value, "42");
+
+  // Registered after completion: called at once.
+  sent_back late;
+  auto done = troupe::make_ref<troupe::detail::reply_state<std::string>>();
+  done->complete(troupe::error(troupe::errc::handler_failed, "boom"));
+  done->on_complete(&sent_back::on_reply, &late);
+  ASSERT_EQ(late.calls, 1);
+  EXPECT_EQ(late.value.error().code(), troupe::errc::handler_failed);
+}
+
 }  // namespace foreign_handle_test

@@ -68,6 +68,24 @@ class reply_base : public ref_counted, public envelope, public timer_node {
     return wait_.compare_exchange_strong(s, w_coro, std::memory_order_acq_rel);
   }
 
+  /// What a completion callback receives: the completed ask (take its
+  /// result with reply_state<R>::take()) and the context it was given.
+  using completion_fn = void (*)(reply_base& done, void* context) noexcept;
+
+  /// Calls `fn(*this, context)` once the ask completes, on the completing
+  /// thread (at once, on this thread, when it already has). For replies that
+  /// go somewhere other than a waiting thread or coroutine: the answer to an
+  /// ask from another node is encoded and sent this way. One waiter per ask:
+  /// not together with get() or co_await.
+  void on_complete(completion_fn fn, void* context) noexcept {
+    callback_ = fn;
+    callback_context_ = context;
+    std::uint8_t s = w_none;
+    if (!wait_.compare_exchange_strong(s, w_callback, std::memory_order_acq_rel)) {
+      fn(*this, context);  // already done
+    }
+  }
+
   // The reply_state doubles as the resumption message of its awaiting actor.
   void deliver(cell&) override { handle_.resume(); }
   void reject(errc) noexcept override {}
@@ -90,6 +108,8 @@ class reply_base : public ref_counted, public envelope, public timer_node {
     std::uint8_t prev = wait_.exchange(w_done, std::memory_order_acq_rel);
     if (prev == w_thread) {
       wait_.notify_all();
+    } else if (prev == w_callback) {
+      callback_(*this, callback_context_);
     } else if (prev == w_coro) {
       if (waiter_cell_) {
         add_ref();
@@ -102,12 +122,14 @@ class reply_base : public ref_counted, public envelope, public timer_node {
   }
 
  private:
-  enum : std::uint8_t { w_none, w_thread, w_coro, w_done };
+  enum : std::uint8_t { w_none, w_thread, w_coro, w_callback, w_done };
   std::atomic<std::uint8_t> wait_{w_none};
   std::atomic<bool> claimed_{false};
   clock* clock_ = nullptr;
   ref_ptr<actor_handle> waiter_cell_;
   std::coroutine_handle<> handle_;
+  completion_fn callback_ = nullptr;
+  void* callback_context_ = nullptr;
 };
 
 /// The typed state of an ask whose reply has type R.
