@@ -92,6 +92,9 @@ TEST(foreign_handle, sees_each_message_with_its_type) {
   ASSERT_EQ(h->replies.size(), 1u);  // only the ask has a reply
   EXPECT_EQ(h->replies[0]->reply_type(), typeid(std::string));
   EXPECT_FALSE(r.ready());
+  // A proxy ends every ask it holds (here: as its node would when lost).
+  EXPECT_TRUE(h->replies[0]->complete_error(troupe::error(troupe::errc::node_down)));
+  EXPECT_EQ(r.get().error().code(), troupe::errc::node_down);
 }
 
 TEST(foreign_handle, completes_asks_type_erased_and_only_once) {
