@@ -32,27 +32,12 @@ int main(int argc, char** argv) {
   auto n = bench::arg_or(argc, argv, 1, 5'000'000);
   const bench::codec_message msg = bench::make_codec_message();
   std::vector<std::byte> buf;
-  const std::size_t bytes = encode_once(buf, msg);
+  encode_once(buf, msg);
   auto decoded = codec::from_bytes<bench::codec_message>(buf);
   if (!decoded || !(*decoded == msg)) {
     std::fprintf(stderr, "codec_encode: the encoded message does not decode to itself\n");
     return 1;
   }
-  std::uint64_t sink = 0;
-  for (std::size_t i = 0; i < n / 100; ++i) sink += encode_once(buf, msg);  // warm-up
-  sink = 0;
-  auto start = bench::steady::now();
-  for (std::size_t i = 0; i < n; ++i) {
-    sink += encode_once(buf, msg);
-    sink += static_cast<unsigned char>(buf.back());
-  }
-  auto seconds = bench::seconds_since(start);
-  if (sink < n * bytes) {
-    std::fprintf(stderr, "codec_encode: sink %llu is too small\n",
-                 static_cast<unsigned long long>(sink));
-    return 1;
-  }
-  bench::print_result(
-      "codec_encode", "troupe", n, seconds,
-      " workers=1 bytes=" + std::to_string(bytes) + " sink=" + std::to_string(sink));
+  return bench::time_encode("troupe", n, buf,
+                            [&](std::vector<std::byte>& b) { return encode_once(b, msg); });
 }

@@ -43,18 +43,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "codec_decode: the encoded message does not decode to itself\n");
     return 1;
   }
-  const std::uint64_t expected = bench::codec_checksum(msg);
-  std::uint64_t sink = 0;
-  for (std::size_t i = 0; i < n / 100; ++i) sink += decode_once(buf);  // warm-up
-  sink = 0;
-  auto start = bench::steady::now();
-  for (std::size_t i = 0; i < n; ++i) sink += decode_once(buf);
-  auto seconds = bench::seconds_since(start);
-  if (sink != expected * n) {
-    std::fprintf(stderr, "codec_decode: a decode failed or gave other values\n");
-    return 1;
-  }
-  bench::print_result(
-      "codec_decode", "caf", n, seconds,
-      " workers=1 bytes=" + std::to_string(buf.size()) + " check=" + std::to_string(expected));
+  return bench::time_decode("caf", n, buf.size(), [&] { return decode_once(buf); });
 }

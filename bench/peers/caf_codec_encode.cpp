@@ -37,21 +37,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "codec_encode: the encoded message does not decode to itself\n");
     return 1;
   }
-  std::uint64_t sink = 0;
-  for (std::size_t i = 0; i < n / 100; ++i) sink += encode_once(buf, msg);  // warm-up
-  sink = 0;
-  auto start = bench::steady::now();
-  for (std::size_t i = 0; i < n; ++i) {
-    sink += encode_once(buf, msg);
-    sink += static_cast<unsigned char>(buf.back());
-  }
-  auto seconds = bench::seconds_since(start);
-  if (sink < n * bytes) {
-    std::fprintf(stderr, "codec_encode: sink %llu is too small\n",
-                 static_cast<unsigned long long>(sink));
-    return 1;
-  }
-  bench::print_result(
-      "codec_encode", "caf", n, seconds,
-      " workers=1 bytes=" + std::to_string(bytes) + " sink=" + std::to_string(sink));
+  return bench::time_encode("caf", n, buf,
+                            [&](std::vector<char>& b) { return encode_once(b, msg); });
 }

@@ -6,10 +6,13 @@
 
 #include <compare>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "bench_common.hpp"
 
 namespace bench {
 
@@ -53,6 +56,53 @@ inline std::uint64_t codec_checksum(const codec_message& m) {
   for (const auto& [key, count] : m.details.counts)
     sum = sum * 31 + key.size() + static_cast<std::uint64_t>(count);
   return sum;
+}
+
+/// The timed loop of codec_encode, the same for troupe and its peer:
+/// `encode_once(buf)` clears `buf`, encodes the message into it and returns
+/// the encoded size. Prints the RESULT line; returns the exit status.
+template <class Buffer, class Encode>
+int time_encode(const char* impl, std::size_t n, Buffer& buf, Encode encode_once) {
+  const std::size_t bytes = encode_once(buf);
+  std::uint64_t sink = 0;
+  for (std::size_t i = 0; i < n / 100; ++i) sink += encode_once(buf);  // warm-up
+  sink = 0;
+  auto start = steady::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    sink += encode_once(buf);
+    sink += static_cast<unsigned char>(buf.back());
+  }
+  auto seconds = seconds_since(start);
+  if (sink < n * bytes) {
+    std::fprintf(stderr, "codec_encode: sink %llu is too small\n",
+                 static_cast<unsigned long long>(sink));
+    return 1;
+  }
+  print_result("codec_encode", impl, n, seconds,
+               " workers=1 bytes=" + std::to_string(bytes) + " sink=" + std::to_string(sink));
+  return 0;
+}
+
+/// The timed loop of codec_decode, the same for troupe and its peer:
+/// `decode_once()` decodes the encoded message (`bytes` long) into a fresh
+/// object and returns its codec_checksum, 0 on failure. Prints the RESULT
+/// line; returns the exit status.
+template <class Decode>
+int time_decode(const char* impl, std::size_t n, std::size_t bytes, Decode decode_once) {
+  const std::uint64_t expected = codec_checksum(make_codec_message());
+  std::uint64_t sink = 0;
+  for (std::size_t i = 0; i < n / 100; ++i) sink += decode_once();  // warm-up
+  sink = 0;
+  auto start = steady::now();
+  for (std::size_t i = 0; i < n; ++i) sink += decode_once();
+  auto seconds = seconds_since(start);
+  if (sink != expected * n) {
+    std::fprintf(stderr, "codec_decode: a decode failed or gave other values\n");
+    return 1;
+  }
+  print_result("codec_decode", impl, n, seconds,
+               " workers=1 bytes=" + std::to_string(bytes) + " check=" + std::to_string(expected));
+  return 0;
 }
 
 }  // namespace bench
