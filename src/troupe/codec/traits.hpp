@@ -18,7 +18,10 @@
 #include <variant>
 #include <vector>
 
-#include "troupe/core/endpoint.hpp"
+namespace troupe {
+template <class A>
+class endpoint;
+}  // namespace troupe
 
 namespace troupe::codec {
 

@@ -18,6 +18,7 @@
 #include "troupe/codec/binary_writer.hpp"
 #include "troupe/codec/endpoint_resolver.hpp"
 #include "troupe/codec/traits.hpp"
+#include "troupe/core/endpoint.hpp"
 #include "troupe/core/result.hpp"
 
 namespace troupe::codec {

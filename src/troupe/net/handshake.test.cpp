@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "troupe/net/handshake_test_support.hpp"
+#include "troupe/net/testing/handshake_support.hpp"
 
 namespace troupe::net {
 namespace {

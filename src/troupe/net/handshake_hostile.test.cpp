@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "troupe/net/handshake_test_support.hpp"
+#include "troupe/net/testing/handshake_support.hpp"
 
 namespace troupe::net {
 namespace {
