@@ -170,6 +170,10 @@ class message_registry {
   [[nodiscard]] const message_info* find() const noexcept {
     return find_type(typeid(M));
   }
+  /// Returns the entry of the C++ type `t`, or nullptr when it was not added.
+  [[nodiscard]] const message_info* find(const std::type_info& t) const noexcept {
+    return find_type(t);
+  }
   [[nodiscard]] std::size_t size() const noexcept { return by_id_.size(); }
 
   /// Writes M's type id and `m`; invalid_argument when M was not added.

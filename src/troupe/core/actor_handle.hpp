@@ -12,6 +12,12 @@ namespace troupe {
 class system_core;
 class watch_entry;
 
+namespace detail {
+/// One per actor type: its address identifies the type (actor_type::tag).
+template <class A>
+inline constexpr char actor_type_tag = 0;
+}  // namespace detail
+
 /// Identifies an actor within its system.
 using actor_id = std::uint64_t;
 
@@ -47,6 +53,10 @@ class actor_handle : public ref_counted {
   virtual void remove_watch(std::uint64_t token) noexcept = 0;
   /// Returns the system the actor belongs to.
   [[nodiscard]] virtual system_core& core() const noexcept = 0;
+  /// Returns a tag unique to the actor's C++ type within the process (the
+  /// `actor_type::of<A>().tag` of a local actor); nullptr when unknown (an
+  /// actor on another node).
+  [[nodiscard]] virtual const void* actor_type_tag() const noexcept { return nullptr; }
 };
 
 }  // namespace troupe

@@ -64,9 +64,6 @@ struct actor_type {
 
 namespace detail {
 
-template <class A>
-inline constexpr char actor_type_tag = 0;
-
 template <class A, class = void>
 struct has_type_name : std::false_type {};
 template <class A>

@@ -14,6 +14,8 @@ std::string exit_reason::to_string() const {
       return "shutdown";
     case kind::restart_limit:
       return "restart_limit";
+    case kind::node_down:
+      return "node_down: " + text_;
   }
   return "unknown";
 }

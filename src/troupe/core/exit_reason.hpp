@@ -15,6 +15,7 @@ class exit_reason {
     failed,         ///< a handler or hook threw; text() holds what it said
     shutdown,       ///< the system shut down
     restart_limit,  ///< a supervisor gave up restarting it
+    node_down,      ///< its node was lost (a watch across nodes); text() says how
   };
 
   exit_reason() = default;
@@ -24,9 +25,10 @@ class exit_reason {
   static exit_reason killed() { return {kind::killed}; }
   static exit_reason failed(std::string text) { return {kind::failed, std::move(text)}; }
   static exit_reason shutdown() { return {kind::shutdown}; }
+  static exit_reason node_down(std::string text) { return {kind::node_down, std::move(text)}; }
 
   [[nodiscard]] kind what() const noexcept { return kind_; }
-  /// Returns the failure text (empty unless what() == failed).
+  /// Returns the failure text (empty unless what() is failed or node_down).
   [[nodiscard]] const std::string& text() const noexcept { return text_; }
   /// Returns true for normal and shutdown: the exits supervisors do not count
   /// as failures.

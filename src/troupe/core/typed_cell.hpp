@@ -50,6 +50,10 @@ class typed_cell final : public cell {
     factory_ = std::make_unique<std::function<void(void*)>>(std::move(factory));
   }
 
+  [[nodiscard]] const void* actor_type_tag() const noexcept override {
+    return &detail::actor_type_tag<A>;
+  }
+
   /// Returns the actor. Only inside its turn, while it lives.
   A& actor() noexcept { return *std::launder(reinterpret_cast<A*>(storage_)); }
 

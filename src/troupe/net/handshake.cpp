@@ -182,6 +182,13 @@ void handshake::fail(handshake_failure kind, std::string detail, std::vector<mes
   finish(handshake_state::failed);
 }
 
+std::vector<handshake::message> handshake::refuse(handshake_failure kind, std::string detail) {
+  std::vector<message> out;
+  if (state_ != handshake_state::in_progress) return out;
+  fail(kind, std::move(detail), &out);
+  return out;
+}
+
 void handshake::finish(handshake_state s) {
   state_ = s;
   // Nothing needs the cookie or the transcript any more.

@@ -87,6 +87,17 @@ class handshake {
   /// Returns when the handshake times out.
   [[nodiscard]] time_point deadline() const noexcept { return deadline_; }
 
+  /// Returns who the peer claims to be once its hello was accepted and
+  /// before it proved it (null otherwise): a node may refuse() a claim that
+  /// clashes with a session it has, before either side proves anything.
+  [[nodiscard]] const handshake_peer* claimed_peer() const noexcept {
+    return state_ == handshake_state::in_progress && phase_ == phase::await_proof ? &peer_
+                                                                                  : nullptr;
+  }
+  /// Ends a handshake still in progress as failed with `kind` and returns the
+  /// reject to send (nothing when it had already ended).
+  [[nodiscard]] std::vector<message> refuse(handshake_failure kind, std::string detail);
+
   /// Returns the authenticated peer; null unless state() is authenticated.
   [[nodiscard]] const handshake_peer* peer() const noexcept {
     return state_ == handshake_state::authenticated ? &peer_ : nullptr;
