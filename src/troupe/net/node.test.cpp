@@ -389,3 +389,100 @@ TEST_F(two_nodes, a_large_message_is_chunked_and_arrives_whole) {
 
 }  // namespace
 }  // namespace troupe::net
+
+namespace troupe::net {
+namespace {
+
+// A raw client of the simulated network that writes whatever bytes it is
+// given and records how the link ends.
+class raw_client final : public link_handler {
+ public:
+  explicit raw_client(std::vector<std::byte> bytes) : out_(std::move(bytes)) {}
+  void on_bytes(std::span<const std::byte> data) override { received += data.size(); }
+  std::size_t pull(std::vector<std::span<const std::byte>>& out, std::size_t max) override {
+    out.clear();
+    if (sent_ >= out_.size()) return 0;
+    const std::size_t n = std::min(max, out_.size() - sent_);
+    out.emplace_back(out_.data() + sent_, n);
+    return n;
+  }
+  void written(std::size_t n) override { sent_ += n; }
+  void on_closed(const error&) override { closed = true; }
+
+  std::size_t received = 0;
+  bool closed = false;
+
+ private:
+  std::vector<std::byte> out_;
+  std::size_t sent_ = 0;
+};
+
+std::vector<std::byte> header(std::uint8_t kind, std::uint8_t flags, std::uint32_t length,
+                              std::uint64_t id) {
+  std::vector<std::byte> h(frame_header_size);
+  write_frame_header(h.data(), frame_header{static_cast<frame_kind>(kind), flags, length, id});
+  return h;
+}
+
+TEST_F(two_nodes, malformed_frames_close_only_their_own_connection) {
+  spawn_counter_on_b("svc/counter");
+  connect();
+  auto ep = node_a->lookup<counter>("b", "svc/counter").get().value();
+  auto attacker = net.host("mallory");
+
+  std::vector<std::vector<std::byte>> attacks;
+  attacks.push_back(header(99, 0, 0, 0));                          // unknown kind
+  attacks.push_back(header(4, 0, 0, 0));                           // a tell before the handshake
+  attacks.push_back(header(1, 0, 0xFFFFFFF0U, 0));                 // oversized
+  attacks.push_back(header(1, 0x80, 4, 0));                        // reserved flag bits
+  attacks.push_back(header(1, 0, 5, 0));                           // truncated: then silence
+  attacks.push_back(std::vector<std::byte>(64, std::byte{0xAB}));  // garbage
+  std::vector<std::byte> hello_garbage = header(1, 0, 8, 0);
+  for (int i = 0; i < 8; ++i) hello_garbage.push_back(std::byte{0xFF});
+  attacks.push_back(hello_garbage);                                // a garbage handshake
+
+  const node_stats before = node_b->stats();
+  std::vector<std::shared_ptr<raw_client>> clients;
+  for (auto& bytes : attacks) {
+    auto c = std::make_shared<raw_client>(bytes);
+    clients.push_back(c);
+    attacker->dial("b:7000", [c](result<std::shared_ptr<link>> l) {
+      ASSERT_TRUE(l);
+      (*l)->start(c);
+      (*l)->wake();
+    });
+  }
+  rt.advance(6s);  // past the handshake deadline, for the truncated one
+  for (std::size_t i = 0; i < clients.size(); ++i)
+    EXPECT_TRUE(clients[i]->closed) << "attack " << i << " left its connection open";
+  EXPECT_EQ(node_b->stats().handshakes_failed - before.handshakes_failed, attacks.size());
+  EXPECT_EQ(node_b->stats().sessions_opened, before.sessions_opened);
+
+  // The real session is untouched.
+  EXPECT_EQ(node_b->peers(), std::vector<std::string>{"a"});
+  auto r = ep.ask(echo{"still here"}).get();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r, "echo: still here");
+  attacker->stop();
+}
+
+TEST_F(two_nodes, a_bad_frame_inside_a_session_closes_that_session_with_node_down) {
+  spawn_counter_on_b("svc/counter");
+  connect();
+  auto ep = node_a->lookup<counter>("b", "svc/counter").get().value();
+  // A message for an actor b never exported and a message of an unknown type
+  // are dropped and counted; the session stays.
+  auto stranger = node_a->resolver().resolve(actor_address{"b", node_b->incarnation(), 999999});
+  ASSERT_TRUE(stranger);
+  EXPECT_TRUE(endpoint<counter>(stranger).tell(add{1}));
+  rt.advance(10ms);
+  EXPECT_EQ(node_b->stats().undeliverable, 1U);
+  auto r = endpoint<counter>(stranger).ask(echo{"?"}).get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::actor_not_found);
+  EXPECT_TRUE(ep.ask(echo{"ok"}).get());
+  EXPECT_EQ(node_b->peers(), std::vector<std::string>{"a"});
+}
+
+}  // namespace
+}  // namespace troupe::net

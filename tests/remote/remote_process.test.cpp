@@ -1,0 +1,256 @@
+// Remoting between real processes on loopback: a peer node program is
+// started by the test, talked to over TCP, killed with SIGKILL and restarted.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "remote_actors.hpp"
+#include "troupe/core/testing/watchdog.hpp"
+#include "troupe/net/node.hpp"
+#include "troupe/net/tcp_transport.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+/// A peer node process: started with pipes on stdin and stdout, ended by pid.
+class peer_process {
+ public:
+  /// Runs the peer program as `prefix... peer name listen cookie` (a prefix
+  /// such as `ip netns exec ns` runs it in a network namespace).
+  peer_process(const std::string& name, const std::string& listen,
+               std::vector<std::string> prefix = {}) {
+    std::vector<std::string> args = std::move(prefix);
+    for (const char* a : {TROUPE_PEER_NODE, name.c_str(), listen.c_str(), "cookie-42"})
+      args.emplace_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int in[2];
+    int out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      close(in[1]);
+      close(out[0]);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    stdin_ = in[1];
+    stdout_ = out[0];
+    // READY <address> <incarnation>, within 20 s.
+    std::string line;
+    const auto deadline = steady::now() + 20s;
+    char c = 0;
+    while (steady::now() < deadline) {
+      pollfd p{stdout_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      if (read(stdout_, &c, 1) != 1) break;
+      if (c == '\n') break;
+      line += c;
+    }
+    std::istringstream is(line);
+    std::string word;
+    is >> word >> address >> incarnation;
+    ready = word == "READY";
+  }
+  ~peer_process() { kill_now(); }
+
+  /// Ends the process with SIGKILL and reaps it (bounded).
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    for (int i = 0; i < 500; ++i) {  // at most 5 s
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
+      usleep(10000);
+    }
+    pid_ = -1;
+    close(stdin_);
+    close(stdout_);
+  }
+
+  bool ready = false;
+  std::string address;
+  std::uint64_t incarnation = 0;
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int stdout_ = -1;
+};
+
+struct local_node {
+  local_node() {
+    troupe::net::node_config cfg;
+    cfg.name = "local";
+    cfg.cookie = "cookie-42";
+    cfg.log = [](std::string_view) {};
+    auto tcp = troupe::net::tcp_transport::make({}).value();
+    n = troupe::net::node::start(sys, cfg, remote_test::types(),
+                                 std::shared_ptr<troupe::transport>(std::move(tcp)))
+            .value();
+  }
+  ~local_node() { n->stop(); }
+  troupe::system sys;
+  std::unique_ptr<troupe::net::node> n;
+};
+
+TEST(remote_process, tell_ask_and_spawn_across_processes) {
+  troupe::testing::watchdog dog("remote_process.tell_ask_and_spawn", 60s);
+  peer_process peer("p1", "127.0.0.1:0");
+  ASSERT_TRUE(peer.ready);
+  local_node local;
+  auto name = local.n->connect(peer.address).get();
+  ASSERT_TRUE(name) << name.error().message();
+  EXPECT_EQ(*name, "p1");
+
+  auto c = local.n->lookup<remote_test::counter>("p1", "svc/counter").get();
+  ASSERT_TRUE(c) << c.error().message();
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(c->tell(remote_test::add{i}));
+  auto total = c->ask(remote_test::sum{}).get();
+  ASSERT_TRUE(total) << total.error().message();
+  EXPECT_EQ(*total, 499500);
+  EXPECT_EQ(c->ask(remote_test::whoami{}).get().value(), "p1");
+
+  auto spawned =
+      local.n->spawn_on<remote_test::counter>("p1", "svc/spawned", std::string("spawned")).get();
+  ASSERT_TRUE(spawned) << spawned.error().message();
+  EXPECT_EQ(spawned->ask(remote_test::whoami{}).get().value(), "spawned");
+}
+
+TEST(remote_process, kill_9_ends_pending_asks_with_node_down_and_a_restart_is_a_new_life) {
+  troupe::testing::watchdog dog("remote_process.kill_9", 90s);
+  auto peer = std::make_unique<peer_process>("p2", "127.0.0.1:0");
+  ASSERT_TRUE(peer->ready);
+  const std::string address = peer->address;
+  const std::uint64_t first_life = peer->incarnation;
+  local_node local;
+  ASSERT_TRUE(local.n->connect(address).get());
+  auto c = local.n->lookup<remote_test::counter>("p2", "svc/counter").get().value();
+  std::vector<troupe::down> downs;
+  std::mutex mu;
+  auto w = local.sys.watch(c, [&](const troupe::down& d) {
+    std::lock_guard lock(mu);
+    downs.push_back(d);
+  });
+  ASSERT_TRUE(w.active());
+
+  auto pending = c.ask(remote_test::slow{20000}, 60s);  // the peer sits in it
+  std::this_thread::sleep_for(100ms);                   // let the request reach the handler
+  const auto killed = steady::now();
+  peer->kill_now();
+  auto r = pending.get();
+  const auto waited = steady::now() - killed;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), troupe::errc::node_down) << r.error().message();
+  EXPECT_LT(waited, 3500ms);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(downs.size(), 1U);
+    EXPECT_EQ(downs[0].reason.what(), troupe::exit_reason::kind::node_down);
+  }
+
+  // The peer comes back on the same address: a new incarnation.
+  peer = std::make_unique<peer_process>("p2", address);
+  ASSERT_TRUE(peer->ready);
+  EXPECT_NE(peer->incarnation, first_life);
+  auto again = local.n->connect(address).get();  // the node redials by itself; wait for it
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(c.tell(remote_test::add{1}).error(), troupe::errc::node_down);
+  auto old = c.ask(remote_test::sum{}).get();
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), troupe::errc::node_down);
+  auto fresh = local.n->lookup<remote_test::counter>("p2", "svc/counter").get();
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  EXPECT_EQ(fresh->ask(remote_test::sum{}).get().value(), 0);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(downs.size(), 1U);
+}
+
+// ---- Two hosts: two network namespaces joined by a veth pair ----
+
+/// Runs a shell command with a time bound; returns its exit status.
+int run(const std::string& cmd) {
+  const int s = std::system(("timeout 20 " + cmd + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+}
+
+/// Two network namespaces and a veth pair between them (10.77.0.1 in the
+/// first, 10.77.0.2 in the second), removed again at the end.
+class two_hosts {
+ public:
+  two_hosts()
+      : a_("troupe-a-" + std::to_string(getpid())), b_("troupe-b-" + std::to_string(getpid())) {
+    const std::string va = "tva" + std::to_string(getpid() % 100000);
+    const std::string vb = "tvb" + std::to_string(getpid() % 100000);
+    ok = run("ip netns add " + a_) == 0 && run("ip netns add " + b_) == 0 &&
+         run("ip link add " + va + " type veth peer name " + vb) == 0 &&
+         run("ip link set " + va + " netns " + a_) == 0 &&
+         run("ip link set " + vb + " netns " + b_) == 0 &&
+         run("ip -n " + a_ + " addr add 10.77.0.1/24 dev " + va) == 0 &&
+         run("ip -n " + b_ + " addr add 10.77.0.2/24 dev " + vb) == 0 &&
+         run("ip -n " + a_ + " link set " + va + " up") == 0 &&
+         run("ip -n " + b_ + " link set " + vb + " up") == 0 &&
+         run("ip -n " + a_ + " link set lo up") == 0 && run("ip -n " + b_ + " link set lo up") == 0;
+  }
+  ~two_hosts() {
+    run("ip netns del " + a_);  // takes its end of the veth pair with it
+    run("ip netns del " + b_);
+  }
+  [[nodiscard]] const std::string& a() const { return a_; }
+  [[nodiscard]] const std::string& b() const { return b_; }
+  bool ok = false;
+
+ private:
+  std::string a_, b_;
+};
+
+TEST(remote_netns, two_hosts_over_a_veth_pair) {
+  if (geteuid() != 0 || run("ip netns list") != 0) GTEST_SKIP() << "needs root and iproute2";
+  troupe::testing::watchdog dog("remote_netns.two_hosts", 90s);
+  two_hosts hosts;
+  ASSERT_TRUE(hosts.ok) << "could not make the namespaces";
+  peer_process peer("host-a", "10.77.0.1:0", {"ip", "netns", "exec", hosts.a()});
+  ASSERT_TRUE(peer.ready);
+  ASSERT_EQ(peer.address.rfind("10.77.0.1:", 0), 0U) << peer.address;
+  // The client side is this test program again, run in the other namespace.
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const int status =
+      std::system(("TROUPE_NETNS_PEER=" + peer.address + " timeout 60 ip netns exec " + hosts.b() +
+                   " " + self + " --gtest_filter=remote_netns_client.* >/dev/null 2>&1")
+                      .c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the client in " << hosts.b() << " failed";
+}
+
+// Runs only inside the second namespace, started by the test above.
+TEST(remote_netns_client, talks_to_the_peer_on_the_other_host) {
+  const char* peer = std::getenv("TROUPE_NETNS_PEER");
+  if (peer == nullptr) GTEST_SKIP() << "run by remote_netns.two_hosts_over_a_veth_pair";
+  local_node local;
+  auto name = local.n->connect(peer).get();
+  ASSERT_TRUE(name) << name.error().message();
+  EXPECT_EQ(*name, "host-a");
+  auto c = local.n->lookup<remote_test::counter>("host-a", "svc/counter").get();
+  ASSERT_TRUE(c) << c.error().message();
+  for (int i = 1; i <= 100; ++i) ASSERT_TRUE(c->tell(remote_test::add{i}));
+  EXPECT_EQ(c->ask(remote_test::sum{}).get().value(), 5050);
+}
+
+}  // namespace
