@@ -439,7 +439,7 @@ TEST_F(two_nodes, malformed_frames_close_only_their_own_connection) {
   attacks.push_back(std::vector<std::byte>(64, std::byte{0xAB}));  // garbage
   std::vector<std::byte> hello_garbage = header(1, 0, 8, 0);
   for (int i = 0; i < 8; ++i) hello_garbage.push_back(std::byte{0xFF});
-  attacks.push_back(hello_garbage);                                // a garbage handshake
+  attacks.push_back(hello_garbage);  // a garbage handshake
 
   const node_stats before = node_b->stats();
   std::vector<std::shared_ptr<raw_client>> clients;
