@@ -723,7 +723,9 @@ class dial_op final : public abortable, public std::enable_shared_from_this<dial
     link_->handshake(ssl::stream_base::client, deadline_,
                      [self = shared_from_this()](std::optional<error> f) {
                        if (!f) return self->succeed();
-                       self->fail(self->aborted_ ? *self->aborted_ : self->failure(f->detail()));
+                       if (self->aborted_) return self->fail(*self->aborted_);
+                       if (self->link_->aborted()) return self->fail(*f);  // stop() got there first
+                       self->fail(self->failure(f->detail()));
                      });
   }
 
