@@ -83,6 +83,7 @@ struct node_stats {
   std::uint64_t protocol_errors = 0;    ///< sessions closed for a bad frame
   std::uint64_t undeliverable = 0;      ///< messages for actors this node does not have
   std::uint64_t bad_messages = 0;       ///< messages that could not be decoded
+  std::uint64_t late_responses = 0;     ///< responses to asks that had already ended here
 };
 
 namespace detail {

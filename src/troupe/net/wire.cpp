@@ -1,8 +1,16 @@
 #include "troupe/net/wire.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 namespace troupe::net::wire {
+
+void write_request_head(codec::binary_writer& w, actor_id target, duration left) {
+  w.varint(target);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
+  w.varint(static_cast<std::uint64_t>(std::max<std::int64_t>(0, us)));
+}
 
 void write_error(codec::binary_writer& w, const error& e) {
   write_u8(w, static_cast<std::uint8_t>(e.code()));

@@ -5,6 +5,7 @@
 #include "troupe/codec/binary_reader.hpp"
 #include "troupe/codec/binary_writer.hpp"
 #include "troupe/core/actor_handle.hpp"
+#include "troupe/core/clock.hpp"
 #include "troupe/core/error.hpp"
 #include "troupe/core/exit_reason.hpp"
 
@@ -39,6 +40,11 @@ inline std::uint8_t read_u8(codec::binary_reader& r) noexcept {
   auto b = r.raw(1);
   return r.ok() ? std::to_integer<std::uint8_t>(b[0]) : 0;
 }
+
+/// The start of a request body: the target actor (0: the node itself) and
+/// the time left before the asker's deadline, in microseconds (never
+/// negative).
+void write_request_head(codec::binary_writer& w, actor_id target, duration left);
 
 /// A response body for an ask that ended with `e`.
 void write_error(codec::binary_writer& w, const error& e);
