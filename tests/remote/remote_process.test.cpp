@@ -15,101 +15,18 @@
 #include <thread>
 #include <vector>
 
+#include "peer_process.hpp"
 #include "remote_actors.hpp"
 #include "troupe/core/testing/watchdog.hpp"
 #include "troupe/net/node.hpp"
-#include "troupe/net/tcp_transport.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-/// A peer node process: started with pipes on stdin and stdout, ended by pid.
-class peer_process {
- public:
-  /// Runs the peer program as `prefix... peer name listen cookie` (a prefix
-  /// such as `ip netns exec ns` runs it in a network namespace).
-  peer_process(const std::string& name, const std::string& listen,
-               std::vector<std::string> prefix = {}) {
-    std::vector<std::string> args = std::move(prefix);
-    for (const char* a : {TROUPE_PEER_NODE, name.c_str(), listen.c_str(), "cookie-42"})
-      args.emplace_back(a);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int in[2];
-    int out[2];
-    if (pipe(in) != 0 || pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      close(in[1]);
-      close(out[0]);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    // READY <address> <incarnation>, within 20 s.
-    std::string line;
-    const auto deadline = steady::now() + 20s;
-    char c = 0;
-    while (steady::now() < deadline) {
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      if (read(stdout_, &c, 1) != 1) break;
-      if (c == '\n') break;
-      line += c;
-    }
-    std::istringstream is(line);
-    std::string word;
-    is >> word >> address >> incarnation;
-    ready = word == "READY";
-  }
-  ~peer_process() { kill_now(); }
-
-  /// Ends the process with SIGKILL and reaps it (bounded).
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    for (int i = 0; i < 500; ++i) {  // at most 5 s
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
-      usleep(10000);
-    }
-    pid_ = -1;
-    close(stdin_);
-    close(stdout_);
-  }
-
-  bool ready = false;
-  std::string address;
-  std::uint64_t incarnation = 0;
-
- private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int stdout_ = -1;
-};
-
-struct local_node {
-  local_node() {
-    troupe::net::node_config cfg;
-    cfg.name = "local";
-    cfg.cookie = "cookie-42";
-    cfg.log = [](std::string_view) {};
-    auto tcp = troupe::net::tcp_transport::make({}).value();
-    n = troupe::net::node::start(sys, cfg, remote_test::types(),
-                                 std::shared_ptr<troupe::transport>(std::move(tcp)))
-            .value();
-  }
-  ~local_node() { n->stop(); }
-  troupe::system sys;
-  std::unique_ptr<troupe::net::node> n;
-};
+using remote_test::local_node;
+using remote_test::peer_process;
 
 TEST(remote_process, tell_ask_and_spawn_across_processes) {
   troupe::testing::watchdog dog("remote_process.tell_ask_and_spawn", 60s);

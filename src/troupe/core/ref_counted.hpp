@@ -16,6 +16,17 @@ class ref_counted {
 
   /// Adds one reference.
   void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  /// Adds one reference unless the count already reached zero (the object
+  /// is being destroyed); returns whether it did. Lets a cache that holds
+  /// plain pointers (and is told in destroy() to forget them) hand out
+  /// references safely.
+  [[nodiscard]] bool try_add_ref() const noexcept {
+    std::uint32_t n = refs_.load(std::memory_order_relaxed);
+    while (n != 0) {
+      if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
   /// Drops one reference; destroys the object when it was the last.
   void release() const noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)

@@ -102,6 +102,23 @@ void node_impl::stop() {
   for (auto& st : waiters) st->complete(error(errc::shutting_down, "the node stopped"));
   for (auto& s : all) s->close(error(errc::shutting_down, "the node is stopping"), true);
   net_->stop();  // runs every link's on_closed before it returns
+  std::lock_guard lock(proxies_mu_);
+  proxies_closed_ = true;
+  proxies_.clear();  // the handles live on while held, answering node_down
+}
+
+node_stats node_impl::stats() const {
+  node_stats out;
+  std::vector<std::shared_ptr<session>> all;
+  {
+    std::lock_guard lock(mu_);
+    out = stats_;
+    all.assign(sessions_.begin(), sessions_.end());
+  }
+  for (const auto& s : all) out.pending_requests += s->pending_count();
+  std::lock_guard lock(proxies_mu_);
+  out.remote_actors = proxies_.size();
+  return out;
 }
 
 void node_impl::accept(std::shared_ptr<link> l) {
@@ -403,6 +420,19 @@ result<std::unique_ptr<node>> node::start(system& sys, node_config config, remot
     return r.error();
   }
   return std::unique_ptr<node>(new node(std::move(impl)));
+}
+
+result<std::unique_ptr<node>> node::start(system& sys, node_config config, remote_types types) {
+  if (config.io_threads == 0) return error(errc::invalid_argument, "io_threads must be at least 1");
+  tcp_transport_config tc;
+  tc.io_threads = config.io_threads;
+  tc.tls = config.tls;
+  tc.dial_timeout = config.handshake_timeout;
+  tc.handshake_timeout = config.handshake_timeout;
+  auto tcp = tcp_transport::make(std::move(tc));
+  if (!tcp) return tcp.error();
+  return start(sys, std::move(config), std::move(types),
+               std::shared_ptr<transport>(std::move(*tcp)));
 }
 
 node::~node() { stop(); }

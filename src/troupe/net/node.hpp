@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -20,6 +21,7 @@
 #include "troupe/net/frame.hpp"
 #include "troupe/net/remote_types.hpp"
 #include "troupe/net/session.hpp"
+#include "troupe/net/tcp_transport.hpp"
 
 namespace troupe::net {
 
@@ -53,6 +55,14 @@ struct node_config {
   /// Bytes queued for one peer beyond which sends fail with mailbox_full.
   std::size_t max_queued_bytes = std::size_t{64} << 20;
 
+  /// For a node started from its config alone (the start() overload without
+  /// a transport), which then makes its own tcp_transport: mutual TLS 1.3
+  /// with these files when set, plain TCP otherwise ...
+  std::optional<tls_config> tls;
+  /// ... and this many threads for its I/O (at least 1). Both are ignored
+  /// when start() is given a transport.
+  std::size_t io_threads = 1;
+
   /// Receives the node's log lines (a refused handshake, a closed session
   /// and why). Default: standard error.
   std::function<void(std::string_view)> log;
@@ -84,6 +94,12 @@ struct node_stats {
   std::uint64_t undeliverable = 0;      ///< messages for actors this node does not have
   std::uint64_t bad_messages = 0;       ///< messages that could not be decoded
   std::uint64_t late_responses = 0;     ///< responses to asks that had already ended here
+  /// Asks sent to peers and still waiting for their response now (a gauge;
+  /// an ask that ended here by its deadline is swept within one tick).
+  std::uint64_t pending_requests = 0;
+  /// Remote actors this node keeps one endpoint handle for now (a gauge;
+  /// see node::lookup()).
+  std::uint64_t remote_actors = 0;
 };
 
 namespace detail {
@@ -112,6 +128,14 @@ class node {
   /// name or cookie, or the transport's error when it cannot listen.
   static result<std::unique_ptr<node>> start(system& sys, node_config config, remote_types types,
                                              std::shared_ptr<transport> net);
+  /// Starts a node from its config alone: makes a tcp_transport with
+  /// config.io_threads threads, mutual TLS 1.3 with the files of config.tls
+  /// when set (plain TCP otherwise), config.handshake_timeout as its dial and
+  /// TLS handshake bound, and owns it. Fails as the overload above, and with
+  /// invalid_argument when io_threads is 0 or a TLS file cannot be read, is
+  /// not what it should be, or the key does not match the certificate (the
+  /// error's detail names the file).
+  static result<std::unique_ptr<node>> start(system& sys, node_config config, remote_types types);
   ~node();
   node(const node&) = delete;
   node& operator=(const node&) = delete;
@@ -140,6 +164,11 @@ class node {
   /// `label`, which must be an A. Ends with actor_not_found (no such label,
   /// or an actor of another type), unauthorized (a private entry), node_down
   /// (no session to `peer`) or timeout.
+  ///
+  /// Endpoints of one remote actor (same node, incarnation and id) that this
+  /// node hands out, by lookup(), spawn_on() or inside messages, compare
+  /// equal: the node keeps one handle per remote actor for as long as any
+  /// endpoint holds it (without holding it itself).
   template <class A>
   response<endpoint<A>> lookup(std::string_view peer, std::string_view label,
                                std::optional<duration> timeout = std::nullopt) {

@@ -218,7 +218,11 @@ void node_impl::on_service(session& s, std::uint64_t id, codec::binary_reader& r
 
 void node_impl::on_response(session& s, std::uint64_t id, codec::binary_reader& r) {
   pending_request p = s.take_pending(id);
-  if (!p.reply) return;                                            // unknown
+  if (!p.reply) {
+    // Swept after its ask ended here (or answered twice); unknown otherwise.
+    if (s.issued(id)) count(&node_stats::late_responses);
+    return;
+  }
   if (p.reply->done()) return count(&node_stats::late_responses);  // it ended here already
   const std::uint8_t status = wire::read_u8(r);
   if (!r.ok()) {

@@ -88,7 +88,9 @@ std::uint64_t proxy::add_watch(ref_ptr<watch_entry> e) {
     e->notify(id_, exit_reason::node_down("no session to node " + peer_->name));
     return 0;
   }
-  std::vector<std::byte>& buf = scratch();
+  // A buffer of its own, not scratch(): the node places watches while it
+  // decodes endpoints, and must not clear a buffer its caller may be using.
+  std::vector<std::byte> buf;
   codec::binary_writer w(buf);
   wire::write_watch(w, id_, token);
   if (!s->send(frame_kind::control, 0, buf)) {
@@ -115,7 +117,23 @@ void proxy::remove_watch(std::uint64_t token) noexcept {
 
 ref_ptr<actor_handle> node_impl::make_proxy(const std::string& node_name, std::uint64_t incarnation,
                                             actor_id id) {
-  return make_ref<proxy>(weak_from_this(), peer(node_name), incarnation, id, sys_.core());
+  proxy_key key{node_name, incarnation, id};
+  std::shared_ptr<peer_state> p = peer(node_name);  // before the leaf lock below
+  std::lock_guard lock(proxies_mu_);
+  auto it = proxies_.find(key);
+  if (it != proxies_.end() && it->second->try_add_ref())
+    return ref_ptr<actor_handle>::adopt(it->second);
+  // None yet, or the cached one is on its way out (its destroy() will find
+  // the new entry and leave it alone).
+  auto made = make_ref<proxy>(weak_from_this(), std::move(p), incarnation, id, sys_.core());
+  if (!proxies_closed_) proxies_.insert_or_assign(std::move(key), made.get());
+  return made;
+}
+
+void node_impl::forget_proxy(const proxy_key& key, const proxy* gone) noexcept {
+  std::lock_guard lock(proxies_mu_);
+  auto it = proxies_.find(key);
+  if (it != proxies_.end() && it->second == gone) proxies_.erase(it);
 }
 
 // ---------------------------------------------------------------------------

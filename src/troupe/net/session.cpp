@@ -85,6 +85,32 @@ pending_request session::take_pending(std::uint64_t id) {
   return p;
 }
 
+bool session::issued(std::uint64_t id) const {
+  std::lock_guard lock(mu_);
+  return id != 0 && id < next_request_;
+}
+
+std::size_t session::sweep_pending() {
+  std::vector<ref_ptr<troupe::detail::reply_base>> ended;  // released outside the lock
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.reply->done()) {
+        ended.push_back(std::move(it->second.reply));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return ended.size();
+}
+
+std::size_t session::pending_count() const {
+  std::lock_guard lock(mu_);
+  return pending_.size();
+}
+
 bool session::add_watch_out(std::uint64_t token, actor_id target, ref_ptr<watch_entry> entry) {
   std::lock_guard lock(mu_);
   if (closing_) return false;
@@ -157,6 +183,7 @@ void session::tick(time_point now, duration peer_timeout) {
     (void)out_.push(frame_kind::heartbeat, seq);
   }
   link_->wake();
+  (void)sweep_pending();
 }
 
 void session::on_bytes(std::span<const std::byte> data) {

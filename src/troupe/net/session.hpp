@@ -91,6 +91,15 @@ class session final : public link_handler, public std::enable_shared_from_this<s
   result<std::uint64_t> request(std::span<const std::byte> payload, pending_request p);
   /// Removes and returns the pending request `id` (empty reply if none).
   pending_request take_pending(std::uint64_t id);
+  /// Returns true when `id` names a request this session sent (pending or
+  /// not any more).
+  [[nodiscard]] bool issued(std::uint64_t id) const;
+  /// Forgets the pending requests whose ask has already ended here (by its
+  /// deadline, or abandoned and then timed out): their response, if it ever
+  /// comes, is dropped. Returns how many were forgotten.
+  std::size_t sweep_pending();
+  /// Returns how many requests wait for their response.
+  [[nodiscard]] std::size_t pending_count() const;
 
   /// Remembers a watch this node placed on the peer's actor; `entry` is told
   /// exactly once (by a down from the peer, or node_down at the session's
@@ -108,7 +117,8 @@ class session final : public link_handler, public std::enable_shared_from_this<s
   /// `orderly`, then the link closes. Safe to call more than once.
   void close(const error& reason, bool orderly = false);
 
-  /// Sends a heartbeat, ends a handshake past its deadline and closes a
+  /// Sends a heartbeat, forgets pending requests whose ask has ended here
+  /// (sweep_pending), ends a handshake past its deadline and closes a
   /// session whose peer has been silent for `peer_timeout`.
   void tick(time_point now, duration peer_timeout);
 

@@ -193,6 +193,9 @@ class tcp_link final : public link,
         work_(t_->ctx_.get_executor()),
         timer_(strand_),
         max_write_(t_->config_.max_write_bytes),
+        inline_gap_ns_(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(t_->config_.inline_write_gap)
+                .count()),
         rbuf_(t_->config_.read_buffer_size) {
     error_code ec;
     const tcp::endpoint ep = socket_.remote_endpoint(ec);
@@ -222,7 +225,7 @@ class tcp_link final : public link,
         break;
       }
     }
-    if (tls_)
+    if (tls_ || in_burst())
       asio::post(strand_, [self = shared_from_this()] { self->write_step(); });
     else
       write_inline();
@@ -354,6 +357,22 @@ class tcp_link final : public link,
     return node_down(ec.message());
   }
 
+  static std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // True when writing last began or went idle less than inline_write_gap ago
+  // (and notes this wake as the latest start): messages come faster than one
+  // syscall each is worth, so the strand gathers them. Holds `writing`.
+  bool in_burst() noexcept {
+    if (inline_gap_ns_ <= 0) return false;
+    const std::int64_t now = now_ns();
+    const std::int64_t last = std::exchange(last_write_ns_, now);
+    return now - last < inline_gap_ns_;
+  }
+
   // Writes on the caller's thread (plain TCP) while the socket takes it all;
   // hands the rest to the strand. Holds `writing`.
   void write_inline() noexcept {
@@ -460,6 +479,7 @@ class tcp_link final : public link,
   }
 
   idle_result try_idle() noexcept {
+    if (inline_gap_ns_ > 0) last_write_ns_ = now_ns();  // written before the bit is dropped
     std::uint32_t s = w_.load(std::memory_order_acquire);
     for (;;) {
       if (s & shut) {
@@ -566,6 +586,8 @@ class tcp_link final : public link,
   work_guard work_;
   asio::steady_timer timer_;  // the handshake's deadline, then close()'s
   const std::size_t max_write_;
+  const std::int64_t inline_gap_ns_;  // inline_write_gap in nanoseconds
+  std::int64_t last_write_ns_ = 0;    // the writer's: when writing last began or went idle
   std::vector<std::byte> rbuf_;
   std::shared_ptr<link_handler> handler_;
   std::optional<error> abort_error_;

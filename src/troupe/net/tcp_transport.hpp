@@ -37,6 +37,12 @@ struct tcp_transport_config {
   std::size_t read_buffer_size = std::size_t{64} << 10;
   /// Bytes asked for at most per pull().
   std::size_t max_write_bytes = std::size_t{256} << 10;
+  /// A wake() that comes less than this long after the previous write on
+  /// the caller's thread began leaves the write to the transport's threads,
+  /// which gather everything queued meanwhile into one write: a burst of
+  /// small messages costs a few syscalls, not one each, while a lone message
+  /// (a request, a reply) still goes out at once. Zero: always write at once.
+  duration inline_write_gap = std::chrono::microseconds(3);
   /// Bounds a dial: name resolution, connection and (with TLS) the handshake.
   duration dial_timeout = std::chrono::seconds(5);
   /// Bounds the TLS handshake of an accepted connection.
@@ -57,7 +63,8 @@ struct tcp_transport_config {
 /// one of the transport's threads, one at a time. Without TLS, a wake() that
 /// finds no write under way writes at once on the calling thread (one
 /// sendmsg of what pull() returns, for up to four pulls) and leaves the rest
-/// to the transport's threads when the socket cannot take it all; with TLS,
+/// to the transport's threads when the socket cannot take it all, or when
+/// the previous such write began less than inline_write_gap ago; with TLS,
 /// pull() and written() always run on the transport's threads. Either way
 /// pull() and written() never run two at once for one link, what one pull()
 /// returns is written with one gathered write, and wakes that arrive while a

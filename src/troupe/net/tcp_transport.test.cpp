@@ -2,39 +2,25 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <future>
-#include <iterator>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "troupe/net/crypto.hpp"
-
-extern char** environ;
+#include "troupe/net/testing/test_certs.hpp"
 
 namespace troupe::net {
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 using link_ptr = std::shared_ptr<link>;
 using bytes = std::vector<std::byte>;
 
@@ -126,6 +112,7 @@ class recorder final : public link_handler {
       }
       n = std::min(max_bytes, inflight_.size() - off_);
       out.clear();
+      if (n != 0) pull_threads_.push_back(std::this_thread::get_id());
       if (n != 0) {
         out.emplace_back(inflight_.data() + off_, n);
         ++nonempty_pulls_;
@@ -203,6 +190,11 @@ class recorder final : public link_handler {
     std::lock_guard lk(m_);
     return nonempty_pulls_;
   }
+  // The thread of each pull() that returned bytes, in order.
+  std::vector<std::thread::id> pull_threads() {
+    std::lock_guard lk(m_);
+    return pull_threads_;
+  }
   [[nodiscard]] bool is_closed() const { return closed_flag_.load(); }
   [[nodiscard]] int violations() const { return violations_.load(); }
 
@@ -223,6 +215,7 @@ class recorder final : public link_handler {
   std::size_t off_ = 0;
   std::size_t written_ = 0;
   std::size_t nonempty_pulls_ = 0;
+  std::vector<std::thread::id> pull_threads_;
   int closed_ = 0;
   error why_;
   std::mutex gate_m_;
@@ -537,6 +530,47 @@ TEST(TcpTransport, CoalescesWakesThatArriveDuringAWrite) {
   EXPECT_EQ(sink->violations(), 0);
 }
 
+// A wake soon after the previous write leaves the write to the transport's
+// threads (which gather a burst into few writes); a wake after a quiet spell
+// writes at once on the caller's thread. The gap is an hour here, so the
+// second message always counts as part of a burst, or zero: never.
+TEST(TcpTransport, LeavesBurstsToItsThreadsAndWritesALoneMessageAtOnce) {
+  for (const auto gap : {duration(std::chrono::hours(1)), duration::zero()}) {
+    SCOPED_TRACE(gap.count());
+    accept_box box;
+    auto server = make_transport();
+    tcp_transport_config config;
+    config.inline_write_gap = gap;
+    auto client = make_transport(config);
+    auto address = server->listen("127.0.0.1:0", box.fn());
+    ASSERT_TRUE(address);
+    auto [c, s] = connect(*client, *address, box);
+    ASSERT_TRUE(c && s);
+    auto sink = recorder::make();
+    sink->start(s);
+    auto rec = recorder::make();
+    rec->start(c);
+    sink->send(as_bytes("hi"));  // once it arrives, the client's link is started
+    ASSERT_TRUE(rec->wait_received(2));
+    rec->send(as_bytes("first"));
+    ASSERT_TRUE(sink->wait_received(5));
+    rec->send(as_bytes("second"));
+    ASSERT_TRUE(sink->wait_received(11));
+    EXPECT_EQ(sink->received_string(), "firstsecond");
+    const auto threads = rec->pull_threads();
+    ASSERT_EQ(threads.size(), 2u);
+    EXPECT_EQ(threads[0], std::this_thread::get_id());  // nothing written before: at once
+    if (gap == duration::zero()) {
+      EXPECT_EQ(threads[1], std::this_thread::get_id());
+    } else {
+      EXPECT_NE(threads[1], std::this_thread::get_id());
+    }
+    client->stop();
+    server->stop();
+    EXPECT_EQ(rec->violations(), 0);
+  }
+}
+
 TEST(TcpTransport, DeliversWritesFromManyThreadsCompleteAndInOrder) {
   accept_box box;
   auto server = make_transport(with_threads(2));
@@ -796,148 +830,43 @@ TEST(TcpTransport, ListensAndDialsOverIpv6) {
 
 // ---------------------------------------------------------------- TLS
 
-// What a child process did: its exit status (-1 when it could not start or
-// was killed at the deadline) and everything it printed.
-struct run_result {
-  int status = -1;
-  bool timed_out = false;
-  std::string output;
-};
-
-// Runs `args` (args[0] found on PATH) with stdin from /dev/null and its output
-// into `log`; waits at most `patience`, then kills it.
-run_result run(const std::vector<std::string>& args, const fs::path& log) {
-  run_result res;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    res.output = std::string("cannot start ") + args[0] + ": " + std::strerror(rc);
-    return res;
-  }
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  bool exited = false;
-  if (pidfd >= 0) {
-    pollfd p{pidfd, POLLIN, 0};
-    exited = ::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(patience).count())) == 1;
-    ::close(pidfd);
-  }
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    res.timed_out = true;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!res.timed_out && WIFEXITED(status)) res.status = WEXITSTATUS(status);
-  std::ifstream in(log);
-  res.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return res;
-}
-
 // Makes, in a temporary directory, two CAs and node certificates: "a" and
 // "b" signed by "ca", "rogue" signed by "ca2".
 class TcpTransportTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    crypto_random rng;
-    std::ostringstream name;
-    name << "troupe-tls-" << std::hex << rng.next();
-    dir_ = fs::temp_directory_path() / name.str();
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "openssl.cnf") << "[req]\n"
-                                           "distinguished_name = dn\n"
-                                           "[dn]\n"
-                                           "[ca_ext]\n"
-                                           "basicConstraints = critical,CA:TRUE\n"
-                                           "keyUsage = critical,keyCertSign,cRLSign\n"
-                                           "subjectKeyIdentifier = hash\n"
-                                           "[leaf_ext]\n"
-                                           "basicConstraints = critical,CA:FALSE\n"
-                                           "keyUsage = critical,digitalSignature\n"
-                                           "extendedKeyUsage = serverAuth,clientAuth\n"
-                                           "subjectKeyIdentifier = hash\n"
-                                           "authorityKeyIdentifier = keyid\n";
-    ready_ = make_ca("ca") && make_ca("ca2") && make_node("a", "ca", 2) &&
-             make_node("b", "ca", 3) && make_node("rogue", "ca2", 4);
+    certs_ = std::make_unique<testing::test_certs>();
+    ready_ = certs_->make_ca("ca") && certs_->make_ca("ca2") && certs_->make_node("a", "ca") &&
+             certs_->make_node("b", "ca") && certs_->make_node("rogue", "ca2");
   }
-  static void TearDownTestSuite() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+  static void TearDownTestSuite() { certs_.reset(); }
+
+  void SetUp() override {
+    ASSERT_TRUE(ready_) << "could not make certificates: " << certs_->failure();
   }
 
-  void SetUp() override { ASSERT_TRUE(ready_) << "could not make certificates: " << failure_; }
-
-  static std::string file(const std::string& name) { return (dir_ / name).string(); }
+  static std::string file(const std::string& name) { return certs_->file(name); }
   // Returns the TLS files of node `name`, trusting `ca`.
   static tls_config node(const std::string& name, const std::string& ca = "ca") {
-    return {file(ca + ".pem"), file(name + ".pem"), file(name + ".key")};
+    return certs_->node(name, ca);
   }
   static std::unique_ptr<tcp_transport> make_tls(tls_config tls, tcp_transport_config c = {}) {
     c.tls = std::move(tls);
     return make_transport(std::move(c));
   }
-  // Runs `openssl args...` and returns what it did.
-  static run_result openssl(std::vector<std::string> args) {
+  // Runs `openssl args...` (waiting at most `patience`) and returns what it
+  // did.
+  static testing::run_result openssl(std::vector<std::string> args) {
     args.insert(args.begin(), "openssl");
-    return run(args, dir_ / "openssl.log");
+    return testing::run_program(args, file("s_client.log"), patience);
   }
 
-  static fs::path dir_;
+  static std::unique_ptr<testing::test_certs> certs_;
   static bool ready_;
-  static std::string failure_;
-
- private:
-  static bool check(const run_result& r) {
-    if (r.status == 0) return true;
-    failure_ = r.output;
-    return false;
-  }
-  static bool make_ca(const std::string& ca) {
-    return check(openssl({"req",
-                          "-x509",
-                          "-new",
-                          "-newkey",
-                          "ec",
-                          "-pkeyopt",
-                          "ec_paramgen_curve:prime256v1",
-                          "-nodes",
-                          "-keyout",
-                          file(ca + ".key"),
-                          "-out",
-                          file(ca + ".pem"),
-                          "-days",
-                          "2",
-                          "-subj",
-                          "/CN=troupe test " + ca,
-                          "-config",
-                          file("openssl.cnf"),
-                          "-extensions",
-                          "ca_ext"}));
-  }
-  static bool make_node(const std::string& name, const std::string& ca, int serial) {
-    return check(
-               openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", file(name + ".key"), "-out", file(name + ".csr"),
-                        "-subj", "/CN=" + name, "-config", file("openssl.cnf")})) &&
-           check(openssl({"x509", "-req", "-in", file(name + ".csr"), "-CA", file(ca + ".pem"),
-                          "-CAkey", file(ca + ".key"), "-set_serial", std::to_string(serial),
-                          "-days", "2", "-out", file(name + ".pem"), "-extfile",
-                          file("openssl.cnf"), "-extensions", "leaf_ext"}));
-  }
 };
 
-fs::path TcpTransportTls::dir_;
+std::unique_ptr<testing::test_certs> TcpTransportTls::certs_;
 bool TcpTransportTls::ready_ = false;
-std::string TcpTransportTls::failure_;
 
 TEST_F(TcpTransportTls, EchoesAndBindsTheChannel) {
   accept_box box;
@@ -1144,8 +1073,9 @@ TEST_F(TcpTransportTls, AcceptsOpensslWithANodeCertificate) {
   auto server = make_tls(node("a"));
   auto address = server->listen("127.0.0.1:0", box.fn());
   ASSERT_TRUE(address);
-  const run_result r = openssl({"s_client", "-connect", *address, "-tls1_3", "-cert", file("b.pem"),
-                                "-key", file("b.key"), "-CAfile", file("ca.pem")});
+  const testing::run_result r =
+      openssl({"s_client", "-connect", *address, "-tls1_3", "-cert", file("b.pem"), "-key",
+               file("b.key"), "-CAfile", file("ca.pem")});
   ASSERT_FALSE(r.timed_out) << r.output;
   EXPECT_NE(r.output.find("Verify return code: 0 (ok)"), std::string::npos) << r.output;
   link_ptr l = box.next();  // the handshake completed on our side too
@@ -1162,7 +1092,7 @@ TEST_F(TcpTransportTls, RefusesOpensslWithoutACertificate) {
   auto server = make_tls(node("a"));
   auto address = server->listen("127.0.0.1:0", box.fn());
   ASSERT_TRUE(address);
-  const run_result r =
+  const testing::run_result r =
       openssl({"s_client", "-connect", *address, "-tls1_3", "-CAfile", file("ca.pem")});
   ASSERT_FALSE(r.timed_out) << r.output;
   ASSERT_TRUE(eventually([&] { return server->refused_handshakes() == 1; })) << r.output;
@@ -1174,8 +1104,9 @@ TEST_F(TcpTransportTls, RefusesOpensslSpeakingTls12) {
   auto server = make_tls(node("a"));
   auto address = server->listen("127.0.0.1:0", box.fn());
   ASSERT_TRUE(address);
-  const run_result r = openssl({"s_client", "-connect", *address, "-tls1_2", "-cert", file("b.pem"),
-                                "-key", file("b.key"), "-CAfile", file("ca.pem")});
+  const testing::run_result r =
+      openssl({"s_client", "-connect", *address, "-tls1_2", "-cert", file("b.pem"), "-key",
+               file("b.key"), "-CAfile", file("ca.pem")});
   ASSERT_FALSE(r.timed_out) << r.output;
   EXPECT_NE(r.status, 0) << r.output;
   ASSERT_TRUE(eventually([&] { return server->refused_handshakes() == 1; })) << r.output;

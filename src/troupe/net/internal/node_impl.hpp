@@ -52,6 +52,22 @@ struct wanted_address {
   std::vector<ref_ptr<troupe::detail::reply_state<std::string>>> waiters;
 };
 
+/// Names one remote actor: the proxy cache's key.
+struct proxy_key {
+  std::string node;
+  std::uint64_t incarnation = 0;
+  actor_id id = 0;
+  friend bool operator==(const proxy_key&, const proxy_key&) = default;
+};
+struct proxy_key_hash {
+  std::size_t operator()(const proxy_key& k) const noexcept {
+    std::size_t h = std::hash<std::string>()(k.node);
+    h ^= std::hash<std::uint64_t>()(k.incarnation) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= std::hash<std::uint64_t>()(k.id) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+  }
+};
+
 /// The shared state of a node. Sessions, proxies and timers refer to it.
 class node_impl final : public session_owner,
                         public codec::endpoint_resolver,
@@ -86,7 +102,12 @@ class node_impl final : public session_owner,
     if (!p) p = std::make_shared<peer_state>(std::string(name));
     return p;
   }
+  /// Returns the handle of remote actor (node, incarnation, id): the one
+  /// handed out before while anything still holds it, else a new one.
   ref_ptr<actor_handle> make_proxy(const std::string& node, std::uint64_t incarnation, actor_id id);
+  /// Forgets the cached handle of `key` if it is `gone` (which is being
+  /// destroyed).
+  void forget_proxy(const proxy_key& key, const proxy* gone) noexcept;
 
   // Sends node-service request `op` (to actor 0) with `args` to `peer_name`.
   void service_request(std::string_view peer_name, std::uint8_t op, std::span<const std::byte> args,
@@ -128,10 +149,7 @@ class node_impl final : public session_owner,
   const node_config& config() const noexcept { return cfg_; }
   const remote_types& types() const noexcept { return types_; }
   const std::string& address() const noexcept { return address_; }
-  node_stats stats() const {
-    std::lock_guard lock(mu_);
-    return stats_;
-  }
+  node_stats stats() const;
   void count(std::uint64_t node_stats::*field) {
     std::lock_guard lock(mu_);
     ++(stats_.*field);
@@ -193,6 +211,13 @@ class node_impl final : public session_owner,
 
   std::atomic<std::uint64_t> next_watch_{1};
 
+  // One handle per remote actor while anything holds it. The cache holds no
+  // reference: a proxy being destroyed removes its own entry, and a lookup
+  // that finds a proxy whose count already reached zero makes a new one.
+  mutable std::mutex proxies_mu_;  // guards what follows
+  std::unordered_map<proxy_key, proxy*, proxy_key_hash> proxies_;
+  bool proxies_closed_ = false;
+
   class ticker;
   ticker* ticker_ = nullptr;
 
@@ -205,7 +230,12 @@ class proxy final : public actor_handle {
  public:
   proxy(std::weak_ptr<node_impl> n, std::shared_ptr<peer_state> p, std::uint64_t incarnation,
         actor_id id, system_core& core)
-      : node_(std::move(n)), peer_(std::move(p)), incarnation_(incarnation), id_(id), core_(core) {}
+      : node_(std::move(n)),
+        peer_(std::move(p)),
+        incarnation_(incarnation),
+        id_(id),
+        core_(core),
+        key_{peer_->name, incarnation, id} {}
 
   send_result enqueue(envelope* e) noexcept override {
     errc why = send(e);
@@ -240,6 +270,13 @@ class proxy final : public actor_handle {
     return actor_address{peer_->name, incarnation_, id_};
   }
 
+ protected:
+  // The last reference is gone: leave the node's cache, then go.
+  void destroy() noexcept override {
+    if (std::shared_ptr<node_impl> n = node_.lock()) n->forget_proxy(key_, this);
+    delete this;
+  }
+
  private:
   errc send(envelope* e) noexcept;
   void signal(std::uint8_t what) noexcept;
@@ -249,6 +286,7 @@ class proxy final : public actor_handle {
   std::uint64_t incarnation_;
   actor_id id_;
   system_core& core_;
+  const proxy_key key_;  // in the node's cache
 };
 
 }  // namespace troupe::net::detail
