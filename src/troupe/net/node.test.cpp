@@ -384,5 +384,34 @@ TEST_F(two_nodes, a_bad_frame_inside_a_session_closes_that_session_with_node_dow
   EXPECT_EQ(node_b->peers(), std::vector<std::string>{"a"});
 }
 
+TEST_F(two_nodes, messages_after_the_target_ended_are_undeliverable_not_sent_to_its_shell) {
+  auto c = spawn_counter_on_b("svc/counter");
+  connect();
+  auto ep = node_a->lookup<counter>("b", "svc/counter").get().value();
+  // A stream to one actor (b remembers where the last message went) ...
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(ep.tell(add{i}));
+  auto sum = ep.ask(total{}).get();
+  ASSERT_TRUE(sum) << sum.error().message();
+  EXPECT_EQ(sum->size(), 10U);
+  // ... then the actor ends: what follows is undeliverable, and an ask says
+  // actor_not_found, though the remembered handle would still take them.
+  c.stop();
+  rt.advance(10ms);
+  const node_stats before = node_b->stats();
+  EXPECT_TRUE(ep.tell(add{1}));
+  rt.advance(10ms);
+  EXPECT_EQ(node_b->stats().undeliverable - before.undeliverable, 1U);
+  auto after = ep.ask(total{}).get();
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code(), errc::actor_not_found);
+  // A new actor (another id) is reached as usual.
+  spawn_counter_on_b("svc/second");
+  auto second = node_a->lookup<counter>("b", "svc/second").get().value();
+  EXPECT_TRUE(second.tell(add{2}));
+  auto two = second.ask(total{}).get();
+  ASSERT_TRUE(two) << two.error().message();
+  EXPECT_EQ(*two, std::vector<int>{2});
+}
+
 }  // namespace
 }  // namespace troupe::net

@@ -39,8 +39,14 @@ errc proxy::send(envelope* e) noexcept {
   if (!n) return errc::node_down;
   const std::type_info* type = e->message_type();
   if (type == nullptr) return errc::invalid_argument;
-  const codec::message_info* info = n->types().messages().find(*type);
-  if (info == nullptr) return errc::invalid_argument;  // not registered: cannot travel
+  // Most proxies carry one type of message: remember the last one's entry
+  // (valid while the node lives, which `n` ensures).
+  const codec::message_info* info = last_info_.load(std::memory_order_acquire);
+  if (info == nullptr || info->message->type != type) {
+    info = n->types().messages().find(*type);
+    if (info == nullptr) return errc::invalid_argument;  // not registered: cannot travel
+    last_info_.store(info, std::memory_order_release);
+  }
   std::shared_ptr<session> s = n->session_of(*peer_, incarnation_);
   if (!s) return errc::node_down;
   try {

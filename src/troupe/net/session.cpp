@@ -151,6 +151,7 @@ void session::close(const error& reason, bool orderly) {
     std::lock_guard lock(mu_);
     if (closing_) return;
     closing_ = true;
+    closing_seen_.store(true, std::memory_order_release);
     reason_ = reason;
     if (orderly) (void)out_.push(frame_kind::goodbye, 0);
   }
@@ -194,10 +195,7 @@ void session::on_bytes(std::span<const std::byte> data) {
     auto f = parser_.next();
     if (!f) return fail(error(errc::decode_error, "bad frame: " + f.error().message()));
     if (!*f) return;
-    {
-      std::lock_guard lock(mu_);
-      if (closing_) return;
-    }
+    if (closing_seen_.load(std::memory_order_acquire)) return;
     handle_frame(**f);
   }
 }
@@ -283,6 +281,7 @@ void session::on_closed(const error& link_reason) {
   {
     std::lock_guard lock(mu_);
     closing_ = true;
+    closing_seen_.store(true, std::memory_order_release);
     if (!reason_) reason_ = link_reason;
     pending.swap(pending_);
     watches_out.swap(watches_out_);

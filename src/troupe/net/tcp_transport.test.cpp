@@ -356,6 +356,35 @@ link_pair connect(transport& client, const std::string& address, accept_box& box
   return p;
 }
 
+// Two transports joined by one connection over loopback: `c` is the
+// client's end of it, `s` the server's.
+struct joined {
+  accept_box box;
+  std::unique_ptr<tcp_transport> server;
+  std::unique_ptr<tcp_transport> client;
+  result<std::string> address = error(errc::invalid_argument, "not listening");
+  link_ptr c;
+  link_ptr s;
+};
+
+// Makes both transports, listens on the server and dials it from the
+// client; null (with the failure reported) when any of it fails.
+std::unique_ptr<joined> join(tcp_transport_config server_config = {},
+                             tcp_transport_config client_config = {}) {
+  auto j = std::make_unique<joined>();
+  j->server = make_transport(std::move(server_config));
+  j->client = make_transport(std::move(client_config));
+  if (!j->server || !j->client) return nullptr;
+  j->address = j->server->listen("127.0.0.1:0", j->box.fn());
+  EXPECT_TRUE(j->address) << j->address.error().message();
+  if (!j->address) return nullptr;
+  auto [c, s] = connect(*j->client, *j->address, j->box);
+  if (!c || !s) return nullptr;
+  j->c = std::move(c);
+  j->s = std::move(s);
+  return j;
+}
+
 constexpr int producers = 4;
 constexpr std::uint32_t per_producer = 2500;
 constexpr std::size_t record_size = 8;
@@ -456,13 +485,9 @@ TEST(TcpTransport, MakeRejectsBadConfigurations) {
 }
 
 TEST(TcpTransport, EchoesOverLoopback) {
-  accept_box box;
-  auto server = make_transport(with_threads(2));
-  auto client = make_transport();
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join(with_threads(2));
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   EXPECT_EQ(c->remote_address(), *address);
   EXPECT_TRUE(s->remote_address().starts_with("127.0.0.1:"));
   EXPECT_TRUE(c->channel_binding().empty());
@@ -486,13 +511,9 @@ TEST(TcpTransport, EchoesOverLoopback) {
 }
 
 TEST(TcpTransport, WakesBeforeStartAreKept) {
-  accept_box box;
-  auto server = make_transport();
-  auto client = make_transport();
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join();
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   c->wake();  // nothing to pull yet: must not call anything
   auto sink = recorder::make();
   sink->start(s);
@@ -505,13 +526,9 @@ TEST(TcpTransport, WakesBeforeStartAreKept) {
 }
 
 TEST(TcpTransport, CoalescesWakesThatArriveDuringAWrite) {
-  accept_box box;
-  auto server = make_transport(with_threads(2));
-  auto client = make_transport(with_threads(2));
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join(with_threads(2), with_threads(2));
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto sink = recorder::make();
   sink->start(s);
   auto rec = recorder::make();
@@ -537,15 +554,11 @@ TEST(TcpTransport, CoalescesWakesThatArriveDuringAWrite) {
 TEST(TcpTransport, LeavesBurstsToItsThreadsAndWritesALoneMessageAtOnce) {
   for (const auto gap : {duration(std::chrono::hours(1)), duration::zero()}) {
     SCOPED_TRACE(gap.count());
-    accept_box box;
-    auto server = make_transport();
     tcp_transport_config config;
     config.inline_write_gap = gap;
-    auto client = make_transport(config);
-    auto address = server->listen("127.0.0.1:0", box.fn());
-    ASSERT_TRUE(address);
-    auto [c, s] = connect(*client, *address, box);
-    ASSERT_TRUE(c && s);
+    auto j = join({}, config);
+    ASSERT_TRUE(j);
+    auto& [box, server, client, address, c, s] = *j;
     auto sink = recorder::make();
     sink->start(s);
     auto rec = recorder::make();
@@ -572,13 +585,9 @@ TEST(TcpTransport, LeavesBurstsToItsThreadsAndWritesALoneMessageAtOnce) {
 }
 
 TEST(TcpTransport, DeliversWritesFromManyThreadsCompleteAndInOrder) {
-  accept_box box;
-  auto server = make_transport(with_threads(2));
-  auto client = make_transport(with_threads(2));
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join(with_threads(2), with_threads(2));
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto sink = recorder::make();
   sink->start(s);
   auto rec = recorder::make();
@@ -599,13 +608,9 @@ TEST(TcpTransport, TransfersLargeStreamsBothWays) {
   constexpr std::size_t size = std::size_t{64} << 20;
   const auto up = make_pattern(size, 1);
   const auto down = make_pattern(size, 2);
-  accept_box box;
-  auto server = make_transport(with_threads(2));
-  auto client = make_transport(with_threads(2));
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join(with_threads(2), with_threads(2));
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto at_server = std::make_shared<streamer>(down, up);
   auto at_client = std::make_shared<streamer>(up, down);
   s->start(at_server);
@@ -619,13 +624,9 @@ TEST(TcpTransport, TransfersLargeStreamsBothWays) {
 }
 
 TEST(TcpTransport, PeerCloseEndsTheOtherSideOnce) {
-  accept_box box;
-  auto server = make_transport();
-  auto client = make_transport();
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join();
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto srec = recorder::make();
   auto crec = recorder::make();
   srec->start(s);
@@ -651,13 +652,9 @@ TEST(TcpTransport, PeerCloseEndsTheOtherSideOnce) {
 TEST(TcpTransport, CloseFlushesWhatIsPending) {
   constexpr std::size_t size = std::size_t{8} << 20;
   const auto data = make_pattern(size, 3);
-  accept_box box;
-  auto server = make_transport();
-  auto client = make_transport();
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join();
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto sink = recorder::make();
   sink->start(s);
   auto rec = recorder::make();
@@ -673,15 +670,11 @@ TEST(TcpTransport, CloseFlushesWhatIsPending) {
 }
 
 TEST(TcpTransport, CloseGivesUpWhenThePeerNeverCloses) {
-  accept_box box;
-  auto server = make_transport();  // never starts its link: never reads, never closes
   tcp_transport_config quick;
   quick.close_timeout = 200ms;
-  auto client = make_transport(quick);
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join({}, quick);  // the server never starts its link: never reads, never closes
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto rec = recorder::make();
   rec->start(c);
   rec->send(as_bytes("bye"));
@@ -693,13 +686,9 @@ TEST(TcpTransport, CloseGivesUpWhenThePeerNeverCloses) {
 }
 
 TEST(TcpTransport, CloseBeforeStartIsReportedAtStart) {
-  accept_box box;
-  auto server = make_transport();
-  auto client = make_transport();
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join();
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto crec = recorder::make();
   crec->start(c);
   s->close();
@@ -780,13 +769,9 @@ TEST(TcpTransport, StopClosesLiveLinks) {
 }
 
 TEST(TcpTransport, StopWhileOtherThreadsWrite) {
-  accept_box box;
-  auto server = make_transport();
-  auto client = make_transport(with_threads(2));
-  auto address = server->listen("127.0.0.1:0", box.fn());
-  ASSERT_TRUE(address);
-  auto [c, s] = connect(*client, *address, box);
-  ASSERT_TRUE(c && s);
+  auto j = join({}, with_threads(2));
+  ASSERT_TRUE(j);
+  auto& [box, server, client, address, c, s] = *j;
   auto sink = recorder::make();
   sink->start(s);
   auto rec = recorder::make();

@@ -165,7 +165,11 @@ class node_impl final : public session_owner,
   void unexport(actor_id id) const {
     std::lock_guard lock(exports_mu_);
     exports_.erase(id);
+    exports_epoch_.fetch_add(1, std::memory_order_release);
   }
+  // The exported actor `id` and its type's dispatch (null when there is no
+  // such actor), remembered in `s` while the export table does not change.
+  actor_handle* local_target(session& s, actor_id id, const actor_dispatch*& d) const;
 
   void tick();
 
@@ -204,6 +208,7 @@ class node_impl final : public session_owner,
 
   mutable std::mutex exports_mu_;
   mutable std::unordered_map<actor_id, ref_ptr<actor_handle>> exports_;
+  mutable std::atomic<std::uint64_t> exports_epoch_{1};  // bumped by every unexport
 
   std::mutex events_mu_;
   std::vector<std::pair<std::uint64_t, std::function<void(const node_event&)>>> subscribers_;
@@ -286,7 +291,8 @@ class proxy final : public actor_handle {
   std::uint64_t incarnation_;
   actor_id id_;
   system_core& core_;
-  const proxy_key key_;  // in the node's cache
+  const proxy_key key_;                                         // in the node's cache
+  std::atomic<const codec::message_info*> last_info_{nullptr};  // of the last message sent
 };
 
 }  // namespace troupe::net::detail
