@@ -131,25 +131,12 @@ void* node_impl::read_message(codec::binary_reader& r, const actor_dispatch& d,
   return m;
 }
 
-actor_handle* node_impl::local_target(session& s, actor_id id, const actor_dispatch*& d) const {
-  session::inbound_memo& m = s.memo();
-  const std::uint64_t epoch = exports_epoch_.load(std::memory_order_acquire);
-  if (m.id != id || m.epoch != epoch || id == 0) {
-    m.handle = exported(id);
-    m.dispatch = m.handle ? types_.find(m.handle->actor_type_tag()) : nullptr;
-    m.id = id;
-    m.epoch = epoch;
-  }
-  d = static_cast<const actor_dispatch*>(m.dispatch);
-  return d != nullptr ? m.handle.get() : nullptr;
-}
-
-void node_impl::on_message(session& s, codec::binary_reader& r) {
+void node_impl::on_message(session&, codec::binary_reader& r) {
   const actor_id target = r.varint();
   if (!r.ok()) return count(&node_stats::bad_messages);
-  const actor_dispatch* d = nullptr;
-  actor_handle* h = local_target(s, target, d);
-  if (h == nullptr) {
+  ref_ptr<actor_handle> h = exported(target);
+  const actor_dispatch* d = h ? types_.find(h->actor_type_tag()) : nullptr;
+  if (d == nullptr) {
     sys_.core().count_dead_letter();
     return count(&node_stats::undeliverable);
   }
@@ -167,9 +154,9 @@ void node_impl::on_request(session& s, std::uint64_t id, codec::binary_reader& r
     return respond_error(s, id, r.failure());
   }
   if (target == 0) return on_service(s, id, r);
-  const actor_dispatch* d = nullptr;
-  actor_handle* h = local_target(s, target, d);
-  if (h == nullptr) {
+  ref_ptr<actor_handle> h = exported(target);
+  const actor_dispatch* d = h ? types_.find(h->actor_type_tag()) : nullptr;
+  if (d == nullptr) {
     count(&node_stats::undeliverable);
     return respond_error(s, id,
                          error(errc::actor_not_found,

@@ -124,17 +124,6 @@ class session final : public link_handler, public std::enable_shared_from_this<s
 
   [[nodiscard]] bool authenticated() const noexcept { return authenticated_.load(); }
   [[nodiscard]] bool closed() const noexcept { return closed_.load(); }
-
-  /// What the owner's read path remembers about the local actor the last
-  /// message or request named, so that a stream to one actor looks it up
-  /// once. Only the read path (on_bytes, one call at a time) touches it.
-  struct inbound_memo {
-    actor_id id = 0;
-    std::uint64_t epoch = 0;  ///< the owner's version of its actor table then
-    ref_ptr<actor_handle> handle;
-    const void* dispatch = nullptr;  ///< the owner's per-type data for it
-  };
-  inbound_memo& memo() noexcept { return memo_; }
   /// Returns the proven peer (valid once authenticated()).
   [[nodiscard]] const handshake_peer& peer() const noexcept { return peer_; }
   [[nodiscard]] handshake_role role() const noexcept { return role_; }
@@ -168,8 +157,6 @@ class session final : public link_handler, public std::enable_shared_from_this<s
   bool vetted_ = false;
   frame_parser parser_;
   reassembler reassembler_;
-
-  inbound_memo memo_;  // the read path's only
 
   mutable std::mutex mu_;  // guards what follows
   write_queue out_;

@@ -165,11 +165,7 @@ class node_impl final : public session_owner,
   void unexport(actor_id id) const {
     std::lock_guard lock(exports_mu_);
     exports_.erase(id);
-    exports_epoch_.fetch_add(1, std::memory_order_release);
   }
-  // The exported actor `id` and its type's dispatch (null when there is no
-  // such actor), remembered in `s` while the export table does not change.
-  actor_handle* local_target(session& s, actor_id id, const actor_dispatch*& d) const;
 
   void tick();
 
@@ -208,7 +204,6 @@ class node_impl final : public session_owner,
 
   mutable std::mutex exports_mu_;
   mutable std::unordered_map<actor_id, ref_ptr<actor_handle>> exports_;
-  mutable std::atomic<std::uint64_t> exports_epoch_{1};  // bumped by every unexport
 
   std::mutex events_mu_;
   std::vector<std::pair<std::uint64_t, std::function<void(const node_event&)>>> subscribers_;
