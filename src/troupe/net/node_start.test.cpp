@@ -7,7 +7,6 @@
 #include <fstream>
 #include <string>
 
-#include "troupe/core/testing/watchdog.hpp"
 #include "troupe/net/crypto.hpp"
 #include "troupe/net/node.hpp"
 #include "troupe/net/testing/two_nodes.hpp"
@@ -15,7 +14,6 @@
 namespace troupe::net {
 namespace {
 
-using namespace std::chrono_literals;
 using namespace node_testing;
 namespace fs = std::filesystem;
 
@@ -28,32 +26,8 @@ node_config config(std::string name) {
   return c;
 }
 
-TEST(node_start, a_config_alone_starts_a_tcp_node_that_talks_to_another) {
-  troupe::testing::watchdog dog("node_start.a_config_alone", 60s);
-  system sys_a;
-  system sys_b;
-  node_config cb = config("b");
-  cb.io_threads = 2;
-  auto b = node::start(sys_b, cb, test_types());
-  ASSERT_TRUE(b) << b.error().message();
-  EXPECT_TRUE((*b)->address().starts_with("127.0.0.1:")) << (*b)->address();
-  auto a = node::start(sys_a, config("a"), test_types());
-  ASSERT_TRUE(a) << a.error().message();
-  auto c = sys_b.spawn<counter>().value();
-  ASSERT_TRUE(sys_b.receptionist().check_in("svc/counter", c));
-
-  auto name = (*a)->connect((*b)->address()).get();
-  ASSERT_TRUE(name) << name.error().message();
-  EXPECT_EQ(*name, "b");
-  auto ep = (*a)->lookup<counter>("b", "svc/counter").get();
-  ASSERT_TRUE(ep) << ep.error().message();
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ep->tell(add{i}));
-  auto seen = ep->ask(total{}).get();
-  ASSERT_TRUE(seen) << seen.error().message();
-  EXPECT_EQ(*seen, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
-  (*a)->stop();
-  (*b)->stop();
-}
+// Starting from the config alone, with and without TLS, between real
+// processes: tests/remote (remote_process.test.cpp, remote_tls.test.cpp).
 
 TEST(node_start, bad_transport_settings_are_typed_errors) {
   system sys;
