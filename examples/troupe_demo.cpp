@@ -39,7 +39,6 @@
 
 #include "node_process.hpp"
 #include "troupe/net/node.hpp"
-#include "troupe/net/tcp_transport.hpp"
 #include "troupe/troupe.hpp"
 
 using namespace std::chrono_literals;
@@ -366,22 +365,20 @@ class coordinator : public troupe::actor<coordinator> {
 
 // ---- nodes ---------------------------------------------------------------------
 
-/// Starts this process's node over TCP; `listen` empty: it only dials out.
+/// Starts this process's node (it makes its own TCP transport); `listen`
+/// empty: it only dials out.
 /// Both sides list the worker (the coordinator to talk to it, the worker
 /// nodes to let others spawn it from a name).
 troupe::result<std::unique_ptr<troupe::net::node>> start_node(troupe::system& sys,
                                                               std::string listen) {
   troupe::net::remote_types types;
   if (troupe::result<void> r = types.add_spawnable<worker, std::string>(); !r) return r.error();
-  auto tcp = troupe::net::tcp_transport::make({});
-  if (!tcp) return tcp.error();
   troupe::net::node_config cfg;
   cfg.name = this_node;
   cfg.listen = std::move(listen);
   cfg.cookie = std::string(cookie);
   cfg.log = [](std::string_view line) { journal.say(this_node, "log: " + std::string(line)); };
-  return troupe::net::node::start(sys, std::move(cfg), std::move(types),
-                                  std::shared_ptr<troupe::transport>(std::move(*tcp)));
+  return troupe::net::node::start(sys, std::move(cfg), std::move(types));  // over TCP
 }
 
 /// A worker node's process (`<exe> --node <fd> <name> <origin>`): serves
