@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "caf/all.hpp"
-#include "caf/io/all.hpp"
 
 #include "bench_common.hpp"
+#include "caf_remote_common.hpp"
 #include "remote_common.hpp"
 
 namespace {
@@ -59,16 +59,10 @@ caf::behavior counter(caf::stateful_actor<tally>* self, std::uint64_t total) {
 
 int serve(const bench::remote::server_link& link, std::size_t total, std::size_t workers) {
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", workers);
-  cfg.load<caf::io::middleman>();
+  bench::remote::caf_peer::configure(cfg, workers);
   caf::actor_system system{cfg};
-  auto receiver = system.spawn(counter, static_cast<std::uint64_t>(total));
-  auto port = system.middleman().publish(receiver, 0, "127.0.0.1");
-  if (!port) bench::remote::fail(("server: publish: " + system.render(port.error())).c_str());
-  link.report_port(*port);
-  link.wait_for_release();
-  caf::anon_send_exit(receiver, caf::exit_reason::user_shutdown);
-  return 0;
+  return bench::remote::caf_peer::serve_published(
+      link, system, system.spawn(counter, static_cast<std::uint64_t>(total)));
 }
 
 struct confirmation {
@@ -123,17 +117,14 @@ int main(int argc, char** argv) {
   confirmation done;  // outlives the actor system, which joins the senders
   auto arrived = done.arrived.get_future();
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", workers);
-  cfg.load<caf::io::middleman>();
+  bench::remote::caf_peer::configure(cfg, workers);
   caf::actor_system system{cfg};
-  auto receiver = system.middleman().remote_actor("127.0.0.1", server.port());
-  if (!receiver)
-    bench::remote::fail(("client: remote_actor: " + system.render(receiver.error())).c_str());
+  caf::actor receiver = bench::remote::caf_peer::remote(system, server.port());
 
   std::vector<caf::actor> sources;
   for (std::size_t i = 0; i < senders; ++i)
     sources.push_back(
-        system.spawn(sender, *receiver, static_cast<std::uint64_t>(per_sender), &done));
+        system.spawn(sender, receiver, static_cast<std::uint64_t>(per_sender), &done));
   auto start = bench::steady::now();
   for (auto& source : sources) caf::anon_send(source, continue_atom::value);
   arrived.wait();

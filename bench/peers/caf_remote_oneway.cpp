@@ -21,9 +21,9 @@
 #include <string>
 
 #include "caf/all.hpp"
-#include "caf/io/all.hpp"
 
 #include "bench_common.hpp"
+#include "caf_remote_common.hpp"
 #include "remote_common.hpp"
 
 namespace {
@@ -47,16 +47,10 @@ caf::behavior counter(caf::stateful_actor<tally>* self, std::uint64_t n) {
 
 int serve(const bench::remote::server_link& link, std::size_t n, std::size_t workers) {
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", workers);
-  cfg.load<caf::io::middleman>();
+  bench::remote::caf_peer::configure(cfg, workers);
   caf::actor_system system{cfg};
-  auto receiver = system.spawn(counter, static_cast<std::uint64_t>(n));
-  auto port = system.middleman().publish(receiver, 0, "127.0.0.1");
-  if (!port) bench::remote::fail(("server: publish: " + system.render(port.error())).c_str());
-  link.report_port(*port);
-  link.wait_for_release();
-  caf::anon_send_exit(receiver, caf::exit_reason::user_shutdown);
-  return 0;
+  return bench::remote::caf_peer::serve_published(
+      link, system, system.spawn(counter, static_cast<std::uint64_t>(n)));
 }
 
 }  // namespace
@@ -70,21 +64,18 @@ int main(int argc, char** argv) {
 
   bench::remote::server_process server{argc, argv};
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", workers);
-  cfg.load<caf::io::middleman>();
+  bench::remote::caf_peer::configure(cfg, workers);
   caf::actor_system system{cfg};
-  auto receiver = system.middleman().remote_actor("127.0.0.1", server.port());
-  if (!receiver)
-    bench::remote::fail(("client: remote_actor: " + system.render(receiver.error())).c_str());
+  caf::actor receiver = bench::remote::caf_peer::remote(system, server.port());
 
   std::uint64_t sum = 0;
   std::uint64_t server_rss_kb = 0;
   double seconds = 0;
   {
     caf::scoped_actor self{system};
-    self->monitor(*receiver);
+    self->monitor(receiver);
     auto start = bench::steady::now();
-    for (std::size_t i = 0; i < n; ++i) self->send(*receiver, static_cast<int>(i));
+    for (std::size_t i = 0; i < n; ++i) self->send(receiver, static_cast<int>(i));
     self->receive(
         [&](done_atom, std::uint64_t total, std::uint64_t rss_kb) {
           sum = total;

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "caf/all.hpp"
-#include "caf/io/all.hpp"
 
 #include "bench_common.hpp"
+#include "caf_remote_common.hpp"
 #include "remote_common.hpp"
 
 namespace {
@@ -34,16 +34,9 @@ caf::behavior echo(caf::event_based_actor*) {
 
 int serve(const bench::remote::server_link& link, std::size_t workers) {
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", workers);
-  cfg.load<caf::io::middleman>();
+  bench::remote::caf_peer::configure(cfg, workers);
   caf::actor_system system{cfg};
-  auto echoer = system.spawn(echo);
-  auto port = system.middleman().publish(echoer, 0, "127.0.0.1");
-  if (!port) bench::remote::fail(("server: publish: " + system.render(port.error())).c_str());
-  link.report_port(*port);
-  link.wait_for_release();
-  caf::anon_send_exit(echoer, caf::exit_reason::user_shutdown);
-  return 0;
+  return bench::remote::caf_peer::serve_published(link, system, system.spawn(echo));
 }
 
 // What the client actor records; read by main once `finished` is set.
@@ -113,14 +106,11 @@ int main(int argc, char** argv) {
   run.samples_ns.reserve(n);
   auto finished = run.finished.get_future();
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", workers);
-  cfg.load<caf::io::middleman>();
+  bench::remote::caf_peer::configure(cfg, workers);
   caf::actor_system system{cfg};
-  auto echoer = system.middleman().remote_actor("127.0.0.1", server.port());
-  if (!echoer)
-    bench::remote::fail(("client: remote_actor: " + system.render(echoer.error())).c_str());
+  caf::actor echoer = bench::remote::caf_peer::remote(system, server.port());
 
-  system.spawn(pinger, *echoer, &run);
+  system.spawn(pinger, echoer, &run);
   finished.wait();
   auto seconds = std::chrono::duration<double>(run.end - run.start).count();
   if (!run.echo_ok) bench::remote::fail("client: an echo differs from the message");
