@@ -30,6 +30,25 @@ TEST(ref_counted, try_add_ref_adds_a_reference_to_a_live_object) {
   EXPECT_EQ(alive.load(), 0);
 }
 
+// Keeps its memory when the last reference goes, so that the test can ask
+// it for a reference afterwards.
+class kept final : public ref_counted {
+ public:
+  bool destroyed = false;
+
+ protected:
+  void destroy() noexcept override { destroyed = true; }
+};
+
+TEST(ref_counted, try_add_ref_refuses_an_object_whose_count_reached_zero) {
+  auto* k = new kept;
+  k->release();  // the count reaches zero: destroy() runs, the memory stays
+  ASSERT_TRUE(k->destroyed);
+  EXPECT_FALSE(k->try_add_ref());
+  EXPECT_FALSE(k->try_add_ref());  // and the refusal changed nothing
+  delete k;
+}
+
 // A cache of plain pointers whose objects remove themselves when their last
 // reference goes: the pattern try_add_ref exists for.
 class cache;

@@ -385,6 +385,17 @@ std::unique_ptr<joined> join(tcp_transport_config server_config = {},
   return j;
 }
 
+// Stops both transports and checks that each end's recorder saw its link
+// end exactly once and kept the link_handler contract.
+void stop_both(joined& j, recorder& one, recorder& other) {
+  j.client->stop();
+  j.server->stop();
+  for (recorder* r : {&one, &other}) {
+    EXPECT_EQ(r->closed(), 1);
+    EXPECT_EQ(r->violations(), 0);
+  }
+}
+
 constexpr int producers = 4;
 constexpr std::uint32_t per_producer = 2500;
 constexpr std::size_t record_size = 8;
@@ -502,12 +513,7 @@ TEST(TcpTransport, EchoesOverLoopback) {
   ASSERT_TRUE(rec->wait_received(13));
   EXPECT_EQ(rec->received_string(), "hello, troupe");
   EXPECT_EQ(echo->received_string(), "hello, troupe");
-  client->stop();
-  server->stop();
-  EXPECT_EQ(rec->closed(), 1);
-  EXPECT_EQ(echo->closed(), 1);
-  EXPECT_EQ(rec->violations(), 0);
-  EXPECT_EQ(echo->violations(), 0);
+  stop_both(*j, *rec, *echo);
 }
 
 TEST(TcpTransport, WakesBeforeStartAreKept) {
@@ -641,12 +647,7 @@ TEST(TcpTransport, PeerCloseEndsTheOtherSideOnce) {
   EXPECT_EQ(crec->why().detail(), "closed by this side");
   c->wake();
   s->close();
-  client->stop();
-  server->stop();
-  EXPECT_EQ(srec->closed(), 1);
-  EXPECT_EQ(crec->closed(), 1);
-  EXPECT_EQ(srec->violations(), 0);
-  EXPECT_EQ(crec->violations(), 0);
+  stop_both(*j, *srec, *crec);
 }
 
 TEST(TcpTransport, CloseFlushesWhatIsPending) {
