@@ -15,7 +15,7 @@
 //
 // usage: bench_remote_fanin_1k_troupe [per_sender=1000000] [workers=hardware threads]
 // (n in the RESULT line is the total: 4 * per_sender; both processes use
-// `workers` scheduler threads and one I/O thread)
+// `workers` scheduler threads, which also run the node's I/O)
 
 #include <atomic>
 #include <cstdint>

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -22,19 +23,19 @@ namespace bench::remote {
 
 inline constexpr std::string_view cookie = "troupe-bench";
 
-/// Starts a node named `name` over a fresh TCP transport (one I/O thread);
-/// `listen` empty: dial out only. Ends the process on failure.
+/// Starts a node named `name` from its config, its I/O run by the system's
+/// pool workers (or, with BENCH_IO_THREADS set in the environment, by one
+/// I/O thread of its own); `listen` empty: dial out only. Ends the process
+/// on failure.
 inline std::unique_ptr<troupe::net::node> start_node(troupe::system& sys, std::string name,
                                                      std::string listen,
                                                      troupe::net::remote_types types) {
-  auto tcp = troupe::net::tcp_transport::make({});
-  if (!tcp) fail(("transport: " + tcp.error().message()).c_str());
   troupe::net::node_config cfg;
   cfg.name = std::move(name);
   cfg.listen = std::move(listen);
   cfg.cookie = std::string(cookie);
-  auto node = troupe::net::node::start(sys, std::move(cfg), std::move(types),
-                                       std::shared_ptr<troupe::transport>(std::move(*tcp)));
+  cfg.io_on_workers = std::getenv("BENCH_IO_THREADS") == nullptr;
+  auto node = troupe::net::node::start(sys, std::move(cfg), std::move(types));
   if (!node) fail(("node: " + node.error().message()).c_str());
   return std::move(*node);
 }

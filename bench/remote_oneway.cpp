@@ -12,7 +12,7 @@
 // clock stops when that arrives. The figure is messages per second.
 //
 // usage: bench_remote_oneway_troupe [n=20000000] [workers=hardware threads]
-// (both processes use `workers` scheduler threads and one I/O thread)
+// (both processes use `workers` scheduler threads, which also run the node's I/O)
 
 #include <climits>
 #include <cstdint>

@@ -8,7 +8,7 @@
 // pinger's per-round-trip latencies (steady_clock).
 //
 // usage: bench_remote_pingpong_troupe [n=100000] [workers=hardware threads]
-// (both processes use `workers` scheduler threads and one I/O thread)
+// (both processes use `workers` scheduler threads, which also run the node's I/O)
 
 #include <cstdint>
 #include <string>

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <utility>
 
 namespace troupe {
@@ -54,6 +55,22 @@ struct fifo {
   }
 };
 
+using steady = std::chrono::steady_clock;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
+      .count();
+}
+
+// How long an idle worker waits inside the driver before it looks around.
+constexpr auto idle_drive_wait = std::chrono::milliseconds(500);
+// A busy worker polls the driver between turns when nobody has for this long.
+constexpr std::int64_t busy_poll_gap_ns = 100'000;
+// The keeper polls the driver when nobody has for this long ...
+constexpr auto keeper_tick_min = std::chrono::milliseconds(2);
+// ... and looks less often while a worker waits in the driver.
+constexpr auto keeper_tick_max = std::chrono::milliseconds(64);
+
 }  // namespace
 
 struct thread_pool::state {
@@ -83,15 +100,41 @@ struct thread_pool::state {
   std::condition_variable exit_cv;
   std::size_t exited = 0;  // guarded by exit_mu
 
+  // I/O driving (attach_io). One thread at a time runs the driver: the one
+  // whose number is in `holder`, a worker's index or `keeper_holder`.
+  static constexpr std::size_t no_holder = std::numeric_limits<std::size_t>::max();
+  static constexpr std::size_t keeper_holder = no_holder - 1;
+  std::mutex driver_mu;
+  std::shared_ptr<io_driver> driver_owned;  // guarded by driver_mu
+  std::atomic<io_driver*> driver{nullptr};  // null once detached or finished
+  std::atomic<std::size_t> holder{no_holder};
+  std::atomic<bool> driver_waiting{false};  // the holder is an idle worker, waiting for I/O
+  std::atomic<std::int64_t> last_drive_ns{0};
+  std::thread keeper;  // guarded by driver_mu
+  std::mutex keeper_mu;
+  std::condition_variable keeper_cv;
+  bool keeper_stop = false;                         // guarded by keeper_mu
+  std::vector<std::shared_ptr<io_driver>> retired;  // detached from inside; guarded by driver_mu
+
   static thread_local state* current_pool;
   static thread_local std::size_t current_index;
 
+  void interrupt_driver() noexcept {
+    std::lock_guard lk(driver_mu);
+    if (driver_owned) driver_owned->interrupt();
+  }
+
   void wake_one() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (num_parked.load(std::memory_order_seq_cst) == 0) return;
     // A worker that is spinning will find the item (it checks the queues
     // again after it stops searching): no need to pay for a wake-up.
     if (searching.load(std::memory_order_seq_cst) != 0) return;
+    if (num_parked.load(std::memory_order_seq_cst) == 0) {
+      // Nobody sleeps on its futex; a worker waiting in the driver may be
+      // the only idle one.
+      if (driver_waiting.load(std::memory_order_seq_cst)) interrupt_driver();
+      return;
+    }
     std::size_t idx;
     {
       std::lock_guard lock(idle_mu);
@@ -181,6 +224,112 @@ struct thread_pool::state {
     return steal(i);
   }
 
+  bool try_hold(std::size_t who) noexcept {
+    std::size_t free = no_holder;
+    return holder.compare_exchange_strong(free, who, std::memory_order_seq_cst);
+  }
+
+  void release_hold(io_driver* d, io_driver::outcome o) noexcept {
+    if (o == io_driver::outcome::finished) {
+      io_driver* expected = d;
+      driver.compare_exchange_strong(expected, nullptr, std::memory_order_seq_cst);
+    }
+    last_drive_ns.store(now_ns(), std::memory_order_relaxed);
+    holder.store(no_holder, std::memory_order_seq_cst);
+  }
+
+  // Holds the driver for `who` and returns it, or returns null.
+  io_driver* hold_driver(std::size_t who) noexcept {
+    if (driver.load(std::memory_order_seq_cst) == nullptr) return nullptr;
+    if (!try_hold(who)) return nullptr;
+    // Seen after taking the hold: detach() clears `driver` first and then
+    // waits for the hold to be free, so it cannot miss this holder.
+    io_driver* d = driver.load(std::memory_order_seq_cst);
+    if (d == nullptr) holder.store(no_holder, std::memory_order_seq_cst);
+    return d;
+  }
+
+  // An idle worker waits for I/O inside the driver instead of on its futex.
+  // Returns false when it could not (no driver, or another thread has it).
+  bool drive_idle(std::size_t i) noexcept {
+    io_driver* d = hold_driver(i);
+    if (d == nullptr) return false;
+    driver_waiting.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    auto o = io_driver::outcome::idle;
+    if (queued.load(std::memory_order_seq_cst) == 0 && !stopping.load(std::memory_order_seq_cst)) {
+      o = d->run_until(steady::now() + idle_drive_wait);
+    }
+    driver_waiting.store(false, std::memory_order_seq_cst);
+    release_hold(d, o);
+    // What the I/O woke is in this worker's next slot; it runs it now, so a
+    // sleeping worker takes over the driver and no reading waits for it.
+    if (o == io_driver::outcome::ran && (workers[i].next != nullptr || queued.load() != 0))
+      wake_one();
+    return true;
+  }
+
+  // A busy worker reads what is ready when nobody has for a while.
+  void poll_between_turns(std::size_t i) noexcept {
+    if (driver.load(std::memory_order_relaxed) == nullptr) return;
+    if (holder.load(std::memory_order_relaxed) != no_holder) return;
+    if (now_ns() - last_drive_ns.load(std::memory_order_relaxed) < busy_poll_gap_ns) return;
+    io_driver* d = hold_driver(i);
+    if (d == nullptr) return;
+    release_hold(d, d->poll());
+    hand_on_driver();
+  }
+
+  // After a poll: a worker that went to sleep while the driver was held
+  // would leave it unattended; wake one to wait in it.
+  void hand_on_driver() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (num_parked.load(std::memory_order_seq_cst) != 0) wake_one();
+  }
+
+  // Polls the driver when every worker has been away from it for a tick
+  // (all inside long turns): I/O and its timers still make progress.
+  void keeper_loop() {
+    auto tick = keeper_tick_min;
+    std::unique_lock lk(keeper_mu);
+    while (!keeper_stop) {
+      keeper_cv.wait_for(lk, tick);
+      if (keeper_stop) break;
+      lk.unlock();
+      if (holder.load(std::memory_order_relaxed) != no_holder &&
+          driver_waiting.load(std::memory_order_relaxed)) {
+        tick = std::min(tick * 2, keeper_tick_max);  // a worker waits in it: look less often
+      } else {
+        tick = keeper_tick_min;
+        const std::int64_t since = now_ns() - last_drive_ns.load(std::memory_order_relaxed);
+        if (since >= std::chrono::nanoseconds(keeper_tick_min).count()) {
+          if (io_driver* d = hold_driver(keeper_holder)) {
+            release_hold(d, d->poll());
+            hand_on_driver();
+          }
+        }
+      }
+      lk.lock();
+    }
+  }
+
+  void stop_keeper(std::thread k) {
+    {
+      std::lock_guard lk(keeper_mu);
+      keeper_stop = true;
+    }
+    keeper_cv.notify_all();
+    if (!k.joinable()) return;
+    if (k.get_id() == std::this_thread::get_id())
+      k.detach();
+    else
+      k.join();
+  }
+
+  std::unique_ptr<io_attachment> attach(const std::shared_ptr<state>& self,
+                                        std::shared_ptr<io_driver> d);
+  void detach(io_driver* d) noexcept;
+
   void run_worker(std::size_t i) {
     current_pool = this;
     current_index = i;
@@ -188,6 +337,7 @@ struct thread_pool::state {
     while (!stopping.load(std::memory_order_acquire)) {
       if (schedulable* s = find_work(i)) {
         s->run();
+        poll_between_turns(i);
         continue;
       }
       schedulable* found = nullptr;
@@ -206,8 +356,10 @@ struct thread_pool::state {
         // the rest of the queue must not wait for it, so pass the duty on.
         if (queued.load(std::memory_order_seq_cst) != 0) wake_one();
         found->run();
+        poll_between_turns(i);
         continue;
       }
+      if (drive_idle(i)) continue;
       park(i, w);
     }
     {
@@ -227,7 +379,11 @@ struct thread_pool::state {
       num_parked.fetch_add(1, std::memory_order_seq_cst);
     }
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (queued.load(std::memory_order_seq_cst) != 0 || stopping.load()) {
+    // The driver may have come free (or been attached) after this worker
+    // last tried it: nobody would wake it to take it.
+    if (queued.load(std::memory_order_seq_cst) != 0 || stopping.load() ||
+        (driver.load(std::memory_order_seq_cst) != nullptr &&
+         holder.load(std::memory_order_seq_cst) == no_holder)) {
       std::lock_guard lock(idle_mu);
       if (w.parked) {
         w.parked = false;
@@ -240,6 +396,69 @@ struct thread_pool::state {
     while (w.wake.load(std::memory_order_acquire) == 0) w.wake.wait(0, std::memory_order_acquire);
   }
 };
+
+class thread_pool::attachment final : public io_attachment {
+ public:
+  explicit attachment(std::shared_ptr<state> st) : st(std::move(st)) {}
+  ~attachment() override {
+    if (driver != nullptr) st->detach(driver);
+  }
+  std::shared_ptr<state> st;
+  io_driver* driver = nullptr;  // set once attached
+};
+
+std::unique_ptr<io_attachment> thread_pool::state::attach(const std::shared_ptr<state>& self,
+                                                          std::shared_ptr<io_driver> d) {
+  io_driver* raw = d.get();
+  auto handle = std::make_unique<attachment>(self);
+  {
+    std::lock_guard lk(driver_mu);
+    if (!d || driver_owned || stopping.load()) return nullptr;
+    {
+      std::lock_guard k(keeper_mu);
+      keeper_stop = false;
+    }
+    keeper = std::thread([this] { keeper_loop(); });
+    driver_owned = std::move(d);
+    last_drive_ns.store(now_ns());
+    driver.store(raw, std::memory_order_seq_cst);
+    handle->driver = raw;
+  }
+  // Idle workers sleep on their futexes; wake one to take the driver.
+  wake_one();
+  return handle;
+}
+
+void thread_pool::state::detach(io_driver* d) noexcept {
+  std::shared_ptr<io_driver> keep;
+  std::thread k;
+  {
+    std::lock_guard lk(driver_mu);
+    if (driver_owned.get() != d) return;
+    driver.store(nullptr, std::memory_order_seq_cst);
+    keep = driver_owned;
+    k = std::move(keeper);
+  }
+  const bool on_keeper = k.joinable() && k.get_id() == std::this_thread::get_id();
+  stop_keeper(std::move(k));
+  const std::size_t self =
+      on_keeper ? keeper_holder : (current_pool == this ? current_index : no_holder);
+  // Wait until no other thread is inside the driver. A worker waiting in it
+  // is interrupted; one running a handler finishes it first.
+  for (int round = 0;; ++round) {
+    const std::size_t h = holder.load(std::memory_order_seq_cst);
+    if (h == no_holder || h == self) break;
+    if (driver_waiting.load(std::memory_order_seq_cst)) keep->interrupt();
+    if (round < 64)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  std::lock_guard lk(driver_mu);
+  // Called from inside the driver: it must outlive this call.
+  if (holder.load(std::memory_order_seq_cst) == self && self != no_holder) retired.push_back(keep);
+  driver_owned.reset();
+}
 
 thread_local thread_pool::state* thread_pool::state::current_pool = nullptr;
 thread_local std::size_t thread_pool::state::current_index = 0;
@@ -288,10 +507,22 @@ void thread_pool::post(schedulable* s, post_hint hint) noexcept {
 
 bool thread_pool::in_executor() const noexcept { return state::current_pool == st_.get(); }
 
+std::unique_ptr<io_attachment> thread_pool::attach_io(std::shared_ptr<io_driver> driver) {
+  if (workers_.empty()) return nullptr;
+  return st_->attach(st_, std::move(driver));
+}
+
 std::size_t thread_pool::stop(std::chrono::milliseconds deadline_ms) {
   if (workers_.empty()) return 0;
   state& st = *st_;
   st.stopping.store(true, std::memory_order_seq_cst);
+  std::thread keeper;
+  {
+    std::lock_guard lock(st.driver_mu);
+    if (st.driver_owned) st.driver_owned->interrupt();
+    keeper = std::move(st.keeper);
+  }
+  st.stop_keeper(std::move(keeper));
   {
     std::lock_guard lock(st.idle_mu);
     st.idle.clear();

@@ -34,6 +34,15 @@ class thread_pool final : public executor {
 
   void post(schedulable* s, post_hint hint) noexcept override;
   [[nodiscard]] bool in_executor() const noexcept override;
+  /// Lends the pool's idle workers to `driver`: one idle worker at a time
+  /// waits for I/O inside it instead of on its futex, so the worker that
+  /// reads a message runs the actor it wakes, and then wakes a sleeping
+  /// worker to take over the waiting. Busy workers poll the driver between
+  /// turns when nobody has for 100 µs, and a keeper thread polls it when
+  /// every worker has been away from it for 2 ms (a long turn on each), so
+  /// I/O and its timers never wait for a handler to end. Returns null when
+  /// the pool has stopped or already runs a driver.
+  std::unique_ptr<io_attachment> attach_io(std::shared_ptr<io_driver> driver) override;
 
   /// Returns the number of worker threads.
   [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
@@ -46,6 +55,7 @@ class thread_pool final : public executor {
 
  private:
   struct state;
+  class attachment;
   std::shared_ptr<state> st_;
   std::vector<std::thread> workers_;
 };

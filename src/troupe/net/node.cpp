@@ -426,6 +426,7 @@ result<std::unique_ptr<node>> node::start(system& sys, node_config config, remot
   if (config.io_threads == 0) return error(errc::invalid_argument, "io_threads must be at least 1");
   tcp_transport_config tc;
   tc.io_threads = config.io_threads;
+  if (config.io_on_workers) tc.io_executor = &sys.core().exec();
   tc.tls = config.tls;
   tc.dial_timeout = config.handshake_timeout;
   tc.handshake_timeout = config.handshake_timeout;

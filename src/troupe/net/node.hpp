@@ -59,8 +59,13 @@ struct node_config {
   /// a transport), which then makes its own tcp_transport: mutual TLS 1.3
   /// with these files when set, plain TCP otherwise ...
   std::optional<tls_config> tls;
-  /// ... and this many threads for its I/O (at least 1). Both are ignored
-  /// when start() is given a transport.
+  /// ... whose I/O the system's idle pool workers run (the worker that reads
+  /// a message runs the actor it is for: no hand-off between threads) ...
+  bool io_on_workers = true;
+  /// ... or, when io_on_workers is false or the system's executor cannot
+  /// lend its threads (not a thread_pool, or one already running another
+  /// node's I/O), this many threads of its own (at least 1). All three are
+  /// ignored when start() is given a transport.
   std::size_t io_threads = 1;
 
   /// Receives the node's log lines (a refused handshake, a closed session
@@ -129,6 +134,7 @@ class node {
   static result<std::unique_ptr<node>> start(system& sys, node_config config, remote_types types,
                                              std::shared_ptr<transport> net);
   /// Starts a node from its config alone: makes a tcp_transport with
+  /// its I/O on the system's pool workers (config.io_on_workers) or on
   /// config.io_threads threads, mutual TLS 1.3 with the files of config.tls
   /// when set (plain TCP otherwise), config.handshake_timeout as its dial and
   /// TLS handshake bound, and owns it. Fails as the overload above, and with

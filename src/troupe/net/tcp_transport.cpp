@@ -43,6 +43,7 @@ constexpr int max_inline_rounds = 4;   // pulls a wake() may write on its caller
 constexpr char binding_label[] = "EXPORTER-troupe-channel-binding";
 constexpr std::size_t binding_size = 32;
 constexpr auto accept_retry = std::chrono::milliseconds(100);
+constexpr std::size_t max_poll_handlers = 8;  // per io_driver::poll()
 
 error invalid(std::string detail) { return {errc::invalid_argument, std::move(detail)}; }
 error node_down(std::string detail) { return {errc::node_down, std::move(detail)}; }
@@ -117,6 +118,8 @@ class tcp_transport::impl : public std::enable_shared_from_this<impl> {
   ~impl() { stop(); }
 
   result<void> init_tls(const tls_config& c);
+  // Lends the I/O to config_.io_executor's idle threads when it takes it,
+  // else starts config_.io_threads threads.
   void start_threads();
   result<std::string> listen(std::string_view address, accept_fn on_accept);
   void dial(std::string_view address, dial_fn done);
@@ -152,12 +155,14 @@ class tcp_transport::impl : public std::enable_shared_from_this<impl> {
   asio::io_context ctx_;
   std::optional<ssl::context> tls_;
   std::atomic<std::uint64_t> refused_{0};
+  std::atomic<bool> interrupting_{false};  // an io_driver interrupt is queued
 
  private:
   std::mutex work_m_;
   std::optional<work_guard> work_;
   std::mutex join_m_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<io_attachment> attachment_;  // guarded by join_m_
 
   std::mutex m_;
   bool stopping_ = false;
@@ -807,7 +812,68 @@ result<void> tcp_transport::impl::init_tls(const tls_config& c) {
   return {};
 }
 
+namespace {
+
+// Runs the transport's io_context on the threads of an executor that drives
+// I/O (see io_driver). Used only while attached: stop() detaches it before
+// the transport goes.
+class asio_driver final : public io_driver {
+ public:
+  // `interrupting` belongs to the transport: an interrupt still queued when
+  // the driver is detached runs later, on stop()'s thread.
+  asio_driver(asio::io_context& ctx, std::atomic<bool>& interrupting, const void* owner)
+      : ctx_(ctx), interrupting_(interrupting), owner_(owner) {}
+
+  outcome run_until(steady::time_point deadline) noexcept override {
+    return run([&] { return ctx_.run_one_until(deadline); });
+  }
+  // Bounded: with data streaming in, each read completes at once when it is
+  // rearmed, and an unbounded poll() would never return to the actors.
+  outcome poll() noexcept override {
+    return run([&] {
+      std::size_t n = 0;
+      while (n < max_poll_handlers && ctx_.poll_one() != 0) ++n;
+      return n;
+    });
+  }
+  void interrupt() noexcept override {
+    if (interrupting_.exchange(true, std::memory_order_acq_rel)) return;
+    try {
+      asio::post(ctx_, [flag = &interrupting_] { flag->store(false, std::memory_order_release); });
+    } catch (...) {
+      interrupting_.store(false, std::memory_order_release);
+    }
+  }
+
+ private:
+  template <class F>
+  outcome run(F&& f) noexcept {
+    if (ctx_.stopped()) return outcome::finished;
+    const void* outer = std::exchange(current_transport, owner_);
+    std::size_t n = 0;
+    try {
+      n = f();
+    } catch (...) {
+      std::terminate();  // handlers do not throw (see the class comment)
+    }
+    current_transport = outer;
+    if (n != 0) return outcome::ran;
+    return ctx_.stopped() ? outcome::finished : outcome::idle;
+  }
+
+  asio::io_context& ctx_;
+  std::atomic<bool>& interrupting_;
+  const void* owner_;
+};
+
+}  // namespace
+
 void tcp_transport::impl::start_threads() {
+  if (config_.io_executor != nullptr) {
+    attachment_ =
+        config_.io_executor->attach_io(std::make_shared<asio_driver>(ctx_, interrupting_, this));
+    if (attachment_) return;
+  }
   threads_.reserve(config_.io_threads);
   for (std::size_t i = 0; i < config_.io_threads; ++i) {
     threads_.emplace_back([this] {
@@ -882,8 +948,10 @@ void tcp_transport::impl::stop() noexcept {
   }
   if (current_transport == this) return;  // cannot wait for itself
   std::lock_guard lk(join_m_);
+  attachment_.reset();  // no executor thread is inside the io_context after this
   for (auto& th : threads_) th.join();
   threads_.clear();
+  ctx_.run();  // what detaching left (threads ran it to the end themselves)
   {
     std::lock_guard g(gate_m_);
     gate_open_ = false;

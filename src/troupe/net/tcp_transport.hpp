@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "troupe/core/clock.hpp"
+#include "troupe/core/executor.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/transport.hpp"
 
@@ -27,7 +28,16 @@ struct tls_config {
 
 /// Configures a tcp_transport.
 struct tcp_transport_config {
-  /// Threads that run the transport's I/O and call its callbacks (at least 1).
+  /// Lends the transport's I/O to this executor's idle threads when it takes
+  /// it (a thread_pool that runs no other transport's I/O; see
+  /// thread_pool::attach_io): the thread that reads a message then runs the
+  /// actor it wakes, with no hand-off between threads. Its threads are then
+  /// "the transport's threads" below; once the executor stops, nothing but
+  /// stop() runs the I/O, so stop the transport first. Null, or refused: the
+  /// transport starts io_threads threads of its own.
+  executor* io_executor = nullptr;
+  /// Threads that run the transport's I/O and call its callbacks (at least 1),
+  /// when no io_executor runs them.
   std::size_t io_threads = 1;
   /// Turns on mutual TLS 1.3 when set; plain TCP otherwise.
   std::optional<tls_config> tls;
