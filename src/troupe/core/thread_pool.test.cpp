@@ -161,7 +161,9 @@ class fake_driver final : public troupe::io_driver {
     enter();
     waits.fetch_add(1);
     std::unique_lock lk(m_);
+    waiting.store(true);
     cv_.wait_until(lk, deadline, [&] { return !ready_.empty() || interrupted_ || finish_; });
+    waiting.store(false);
     outcome o = outcome::idle;
     if (finish_) {
       o = outcome::finished;
@@ -219,6 +221,7 @@ class fake_driver final : public troupe::io_driver {
 
   std::atomic<int> waits{0};
   std::atomic<int> polls{0};
+  std::atomic<bool> waiting{false};  // a thread waits inside run_until()
   std::atomic<int> inside{0};
   std::atomic<bool> overlap{false};
   std::atomic<bool> detached{false};       // set by the test once attach_io's handle is gone
@@ -268,6 +271,10 @@ TEST(thread_pool_io, an_idle_worker_reads_and_runs_what_it_woke_on_its_own_threa
   ASSERT_NE(attached, nullptr);
   ASSERT_TRUE(eventually([&] { return d->waits.load() > 0; })) << "an idle worker waits in it";
   for (int round = 0; round < 50; ++round) {
+    // A worker waits in the driver (no other thread can hold it then), so
+    // what arrives now is read by that worker. Between rounds the keeper may
+    // poll instead: that is its job when no worker is inside.
+    ASSERT_TRUE(eventually([&] { return d->waiting.load(); })) << "round " << round;
     where_item item;
     std::thread::id read_on;
     bool in_pool = false;
