@@ -1,5 +1,7 @@
 #include "troupe/core/thread_pool.hpp"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <limits>
@@ -290,6 +292,7 @@ struct thread_pool::state {
   // Polls the driver when every worker has been away from it for a tick
   // (all inside long turns): I/O and its timers still make progress.
   void keeper_loop() {
+    pthread_setname_np(pthread_self(), keeper_thread_name);
     auto tick = keeper_tick_min;
     std::unique_lock lk(keeper_mu);
     while (!keeper_stop) {
@@ -331,6 +334,7 @@ struct thread_pool::state {
   void detach(io_driver* d) noexcept;
 
   void run_worker(std::size_t i) {
+    pthread_setname_np(pthread_self(), worker_thread_name);
     current_pool = this;
     current_index = i;
     worker& w = workers[i];

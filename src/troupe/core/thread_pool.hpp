@@ -11,6 +11,12 @@
 
 namespace troupe {
 
+/// The names a thread_pool gives its threads (as `top -H` and debuggers
+/// show them): its workers, and the keeper that polls an attached io_driver
+/// while every worker is busy.
+inline constexpr char worker_thread_name[] = "troupe-worker";
+inline constexpr char keeper_thread_name[] = "troupe-keeper";
+
 /// Tunes a thread_pool.
 struct thread_pool_options {
   std::size_t workers = 0;       ///< 0: one per hardware thread
