@@ -58,6 +58,35 @@ class link {
   [[nodiscard]] virtual std::vector<std::byte> channel_binding() const = 0;
 };
 
+/// Receives a datagram: the sender's bound address ("host:port") and the
+/// bytes, valid only during the call.
+using datagram_fn = std::function<void(std::string_view from, std::span<const std::byte> data)>;
+
+/// The largest datagram a datagram_socket sends.
+inline constexpr std::size_t max_datagram_size = 65'000;
+
+/// An unreliable datagram endpoint bound to one address (UDP, or the
+/// simulated network's): what membership gossip runs on. A datagram arrives
+/// whole or not at all, possibly more than once, in any order.
+///
+/// Thread safety: send_to() and close() may be called from any thread. The
+/// socket's callback runs on the transport's threads, never two at once.
+class datagram_socket {
+ public:
+  virtual ~datagram_socket() = default;
+  /// Hands `data` to the network for `address` ("host:port"), best effort.
+  /// Fails with errc::invalid_argument for an address that does not parse
+  /// or data larger than max_datagram_size, errc::node_down when the host
+  /// cannot send (crashed), errc::shutting_down after close(). Success says
+  /// nothing about arrival.
+  virtual result<void> send_to(std::string_view address, std::span<const std::byte> data) = 0;
+  /// Returns the bound address ("host:port", the port chosen for port 0).
+  [[nodiscard]] virtual std::string local_address() const = 0;
+  /// Stops receiving: no callback starts after it returns (one running on
+  /// another thread may still finish). Destroying the socket closes it.
+  virtual void close() noexcept = 0;
+};
+
 /// The network seam: makes links: listens for peers and dials them. TCP over Boost.Asio in
 /// production (troupe::net::tcp_transport), troupe::sim::network, an in-memory network in tests.
 ///
@@ -78,6 +107,16 @@ class transport {
   /// Stops listening, closes every link and ends the transport's threads.
   /// No callback runs after it returns.
   virtual void stop() noexcept = 0;
+  /// Binds a datagram socket on `address` ("host:port"; port 0 picks a free
+  /// one) whose datagrams go to `on_datagram`. Fails with
+  /// errc::invalid_argument for an address that does not parse or cannot be
+  /// bound (in use), errc::shutting_down after stop(). A transport without
+  /// datagrams fails with errc::invalid_argument (the default).
+  virtual result<std::shared_ptr<datagram_socket>> bind(std::string_view address,
+                                                        datagram_fn on_datagram) {
+    (void)address, (void)on_datagram;
+    return error(errc::invalid_argument, "this transport has no datagrams");
+  }
 };
 
 }  // namespace troupe

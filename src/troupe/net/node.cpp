@@ -19,48 +19,6 @@ std::string_view to_string(node_event::kind k) noexcept {
 namespace detail {
 
 // ---------------------------------------------------------------------------
-// The periodic tick: heartbeats, silent peers, handshake deadlines, redials.
-
-class node_impl::ticker final : public timer_node {
- public:
-  ticker(std::weak_ptr<node_impl> n, clock& c, duration period)
-      : node_(std::move(n)), clock_(c), period_(period) {}
-
-  void begin() {
-    std::lock_guard lock(mu_);
-    due = clock_.now() + period_;
-    clock_.arm(*this);
-  }
-  // After end() the ticker deletes itself (now, or when its firing ends).
-  void end() {
-    std::unique_lock lock(mu_);
-    stopped_ = true;
-    if (clock_.cancel(*this)) {
-      lock.unlock();
-      delete this;
-    }
-  }
-  void fire() noexcept override {
-    std::unique_lock lock(mu_);
-    if (stopped_) {
-      lock.unlock();
-      delete this;
-      return;
-    }
-    if (auto n = node_.lock()) n->tick();
-    due = clock_.now() + period_;
-    clock_.arm(*this);
-  }
-
- private:
-  std::weak_ptr<node_impl> node_;
-  clock& clock_;
-  duration period_;
-  std::mutex mu_;
-  bool stopped_ = false;
-};
-
-// ---------------------------------------------------------------------------
 // Starting, stopping, connecting.
 
 result<void> node_impl::start() {
@@ -78,8 +36,10 @@ result<void> node_impl::start() {
     if (!bound) return bound.error();
     address_ = *bound;
   }
-  ticker_ = new ticker(weak_from_this(), sys_.time(), cfg_.heartbeat_interval / 2);
-  ticker_->begin();
+  // The periodic tick: heartbeats, silent peers, handshake deadlines, redials.
+  ticker_ = ticker::start(sys_.time(), cfg_.heartbeat_interval / 2, [weak = weak_from_this()] {
+    if (auto n = weak.lock()) n->tick();
+  });
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -27,15 +28,59 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include "troupe/net/internal/tcp_transport_impl.hpp"
+
 namespace troupe::net {
+
+namespace detail {
+
+result<address_parts> split_address(std::string_view a) {
+  const auto bad = [a](const char* why) {
+    return invalid("bad address '" + std::string(a) + "': " + why);
+  };
+  address_parts p;
+  if (!a.empty() && a.front() == '[') {
+    const std::size_t close = a.find(']');
+    if (close == std::string_view::npos || close + 1 >= a.size() || a[close + 1] != ':')
+      return bad("expected [address]:port");
+    p.host = a.substr(1, close - 1);
+    p.port = a.substr(close + 2);
+  } else {
+    const std::size_t colon = a.rfind(':');
+    if (colon == std::string_view::npos) return bad("expected host:port");
+    p.host = a.substr(0, colon);
+    p.port = a.substr(colon + 1);
+    if (p.host.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
+  }
+  if (p.host.empty()) return bad("empty host");
+  unsigned long port = 0;
+  const char* const end = p.port.data() + p.port.size();
+  if (p.port.empty() || p.port.size() > 5 ||
+      !std::all_of(p.port.begin(), p.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::from_chars(p.port.data(), end, port).ptr != end)
+    return bad("the port must be a number");
+  if (port > 65535) return bad("the port must be at most 65535");
+  p.port_number = static_cast<std::uint16_t>(port);
+  return p;
+}
+
+std::string format_address(const asio::ip::address& a, unsigned short port) {
+  std::string s;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    s = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  else
+    s = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+  return s + ":" + std::to_string(port);
+}
+
+}  // namespace detail
+
 namespace {
 
-namespace asio = boost::asio;
+using namespace detail;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using boost::system::error_code;
-using strand_type = asio::strand<asio::io_context::executor_type>;
-using work_guard = asio::executor_work_guard<asio::io_context::executor_type>;
 using steady = std::chrono::steady_clock;
 
 constexpr std::size_t max_iov = 1024;  // Linux's IOV_MAX
@@ -45,48 +90,7 @@ constexpr std::size_t binding_size = 32;
 constexpr auto accept_retry = std::chrono::milliseconds(100);
 constexpr std::size_t max_poll_handlers = 8;  // per io_driver::poll()
 
-error invalid(std::string detail) { return {errc::invalid_argument, std::move(detail)}; }
-error node_down(std::string detail) { return {errc::node_down, std::move(detail)}; }
-error stopped() { return {errc::shutting_down, "transport stopped"}; }
-
-struct host_port {
-  std::string host;
-  std::string port;
-};
-
-// Splits "host:port" or "[v6]:port".
-result<host_port> parse_address(std::string_view a) {
-  const auto bad = [a](const char* why) {
-    return invalid("bad address '" + std::string(a) + "': " + why);
-  };
-  std::string_view host;
-  std::string_view port;
-  if (!a.empty() && a.front() == '[') {
-    const std::size_t close = a.find(']');
-    if (close == std::string_view::npos || close + 1 >= a.size() || a[close + 1] != ':')
-      return bad("expected [address]:port");
-    host = a.substr(1, close - 1);
-    port = a.substr(close + 2);
-  } else {
-    const std::size_t colon = a.rfind(':');
-    if (colon == std::string_view::npos) return bad("expected host:port");
-    host = a.substr(0, colon);
-    port = a.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
-  }
-  if (host.empty()) return bad("empty host");
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return bad("the port must be a number");
-  if (std::stoul(std::string(port)) > 65535) return bad("the port must be at most 65535");
-  return host_port{std::string(host), std::string(port)};
-}
-
-std::string format(const tcp::endpoint& ep) {
-  const asio::ip::address a = ep.address();
-  std::string s = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
-  return s + ":" + std::to_string(ep.port());
-}
+std::string format(const tcp::endpoint& ep) { return format_address(ep.address(), ep.port()); }
 
 void set_options(tcp::socket& s, bool keep_alive) {
   error_code ec;
@@ -94,84 +98,9 @@ void set_options(tcp::socket& s, bool keep_alive) {
   if (keep_alive) s.set_option(asio::socket_base::keep_alive(true), ec);
 }
 
-// Something stop() must end: a listener, a dial, a link.
-class abortable {
- public:
-  // Ends it on its own strand; may be called from any thread while the
-  // transport's threads run.
-  virtual void abort(const error& why) noexcept = 0;
-
- protected:
-  ~abortable() = default;
-};
-
 thread_local const void* current_transport = nullptr;
 
 }  // namespace
-
-class tcp_transport::impl : public std::enable_shared_from_this<impl> {
- public:
-  explicit impl(tcp_transport_config config)
-      : config_(std::move(config)),
-        ctx_(static_cast<int>(config_.io_threads)),
-        work_(ctx_.get_executor()) {}
-  ~impl() { stop(); }
-
-  result<void> init_tls(const tls_config& c);
-  // Lends the I/O to config_.io_executor's idle threads when it takes it,
-  // else starts config_.io_threads threads.
-  void start_threads();
-  result<std::string> listen(std::string_view address, accept_fn on_accept);
-  void dial(std::string_view address, dial_fn done);
-  void stop() noexcept;
-
-  // Registers `a` for stop(); false once stop() has begun.
-  bool enroll(const std::shared_ptr<abortable>& a, std::uint64_t& id) {
-    std::lock_guard lk(m_);
-    if (stopping_) return false;
-    id = next_id_++;
-    live_.emplace(id, a);
-    return true;
-  }
-  void withdraw(std::uint64_t id) {
-    std::lock_guard lk(m_);
-    live_.erase(id);
-  }
-
-  // Posts `f` unless the threads are gone for good (false then). Posts that
-  // may come after every link is done (from start(), close(), listen(),
-  // dial()) go through here; stop() runs what slipped in before the gate
-  // closed, so that no handler (which may hold a link, which holds this)
-  // stays queued.
-  template <class Executor, class F>
-  bool post(const Executor& ex, F&& f) {
-    std::lock_guard lk(gate_m_);
-    if (!gate_open_) return false;
-    asio::post(ex, std::forward<F>(f));
-    return true;
-  }
-
-  const tcp_transport_config config_;
-  asio::io_context ctx_;
-  std::optional<ssl::context> tls_;
-  std::atomic<std::uint64_t> refused_{0};
-  std::atomic<bool> interrupting_{false};  // an io_driver interrupt is queued
-
- private:
-  std::mutex work_m_;
-  std::optional<work_guard> work_;
-  std::mutex join_m_;
-  std::vector<std::thread> threads_;
-  std::unique_ptr<io_attachment> attachment_;  // guarded by join_m_
-
-  std::mutex m_;
-  bool stopping_ = false;
-  std::uint64_t next_id_ = 1;
-  std::unordered_map<std::uint64_t, std::weak_ptr<abortable>> live_;
-
-  std::mutex gate_m_;
-  bool gate_open_ = true;
-};
 
 namespace {
 

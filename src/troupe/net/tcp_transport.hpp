@@ -66,8 +66,11 @@ struct tcp_transport_config {
 /// (OpenSSL): the production troupe::transport.
 ///
 /// Addresses are "host:port": an IPv4 address, a bracketed IPv6 address
-/// ("[::1]:7001") or a name to resolve. listen() and dial() fail with
-/// errc::invalid_argument for an address that does not parse.
+/// ("[::1]:7001") or a name to resolve (but see send_to() under
+/// "Datagrams."). listen(), dial() and bind() fail with
+/// errc::invalid_argument for an address that does not parse. Addresses the
+/// transport returns are numeric, with an IPv4-mapped IPv6 address written
+/// as the IPv4 address it maps ("127.0.0.1:7001").
 ///
 /// Links. Each link has its own strand: on_bytes() and on_closed() run on
 /// one of the transport's threads, one at a time. Without TLS, a wake() that
@@ -106,8 +109,34 @@ struct tcp_transport_config {
 /// "EXPORTER-troupe-channel-binding" (RFC 8446, section 7.5), the same on
 /// both ends of one connection. Connections end without a TLS close_notify.
 ///
-/// Callbacks must not throw: a throw from on_accept, a dial callback or a
-/// link_handler call ends the process (std::terminate).
+/// Datagrams. bind() opens a UDP socket on the transport's io_context, so
+/// that its callback runs on the transport's threads (the io_executor's
+/// workers when it drives the I/O), on a strand of its own: never two at
+/// once for one socket. Its address takes the same forms as listen()'s
+/// (names are resolved, once, by bind()); local_address() returns the
+/// numeric address bound. A port in use fails with errc::invalid_argument.
+/// send_to() only takes numeric destinations ("a.b.c.d:port", "[v6]:port",
+/// what local_address() and a callback's `from` give): a name fails with
+/// errc::invalid_argument, since resolving it would block the sender (an
+/// actor's worker). It sends at once on the calling thread without
+/// blocking: a datagram the socket has no room for (EAGAIN, ENOBUFS), or
+/// that the host refuses to route (unreachable, filtered), is dropped,
+/// counted by dropped_datagrams(), and send_to() still succeeds; nothing is
+/// queued; any number of threads may send through one socket at once. A
+/// socket bound to an IPv6 address reaches IPv4 peers through mapped
+/// addresses (on a dual-stack host); one bound to IPv4 fails with
+/// errc::invalid_argument for an IPv6 destination. A datagram larger than
+/// max_datagram_size arrives truncated and is dropped (counted). close()
+/// frees the port before it returns, and no callback starts after that; one
+/// already running on another thread may still finish, and a callback may
+/// close its own socket. The callback is released on the transport's
+/// threads once the last call has returned.
+/// Destroying the socket closes it; stop() closes every socket, after which
+/// send_to() and bind() fail with errc::shutting_down.
+///
+/// Callbacks must not throw: a throw from on_accept, a dial callback, a
+/// datagram callback or a link_handler call ends the process
+/// (std::terminate).
 ///
 /// Thread safety: every member may be called from any thread. on_accept
 /// runs on the transport's threads, for different links possibly at the same
@@ -140,14 +169,25 @@ class tcp_transport final : public transport {
   /// ends the dial.
   void dial(std::string_view address, dial_fn done) override;
   /// Stops listening, ends pending dials and handshakes, closes every link
-  /// (their on_closed() runs with errc::shutting_down) and joins the
-  /// transport's threads. No callback runs after it returns. Links that
-  /// others still hold stay valid objects: wake() and close() do nothing,
-  /// start() drops its handler. Called from one of the transport's own
-  /// threads (from a callback), it starts all that and returns without
-  /// waiting.
+  /// (their on_closed() runs with errc::shutting_down) and every datagram
+  /// socket, and joins the transport's threads. No callback runs after it
+  /// returns. Links and datagram sockets that others still hold stay valid
+  /// objects: wake() and close() do nothing, start() drops its handler,
+  /// send_to() fails with errc::shutting_down. Called from one of the
+  /// transport's own threads (from a callback), it starts all that and
+  /// returns without waiting.
   void stop() noexcept override;
+  /// Binds a UDP socket on `address` whose datagrams go to `on_datagram` (see
+  /// "Datagrams." above). Fails with errc::invalid_argument when the address
+  /// does not parse, does not resolve or cannot be bound (in use), or when
+  /// `on_datagram` is empty, and with errc::shutting_down after stop().
+  result<std::shared_ptr<datagram_socket>> bind(std::string_view address,
+                                                datagram_fn on_datagram) override;
 
+  /// Returns how many datagrams this transport's sockets dropped: sends the
+  /// socket had no room for or the host would not route, and arrivals
+  /// larger than max_datagram_size.
+  [[nodiscard]] std::uint64_t dropped_datagrams() const noexcept;
   /// Returns how many accepted connections were dropped because their TLS
   /// handshake failed or timed out.
   [[nodiscard]] std::uint64_t refused_handshakes() const noexcept;

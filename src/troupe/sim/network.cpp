@@ -1,54 +1,13 @@
 #include "troupe/sim/network.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <deque>
-#include <functional>
 #include <limits>
-#include <map>
-#include <optional>
-#include <set>
-#include <utility>
+
+#include "troupe/sim/internal/network_state.hpp"
 
 namespace troupe::sim {
 
 namespace detail {
-struct connection;
-class sim_transport;
-}  // namespace detail
-
-namespace {
-
-using detail::connection;
-using detail::network_state;
-using detail::sim_transport;
-
-constexpr std::uint16_t first_ephemeral_port = 49152;
-constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
-
-struct address {
-  std::string_view host;
-  std::uint16_t port = 0;
-};
-
-std::optional<address> parse_address(std::string_view s) {
-  const std::size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 == s.size()) return std::nullopt;
-  address a;
-  a.host = s.substr(0, colon);
-  const char* first = s.data() + colon + 1;
-  const char* last = s.data() + s.size();
-  auto [p, ec] = std::from_chars(first, last, a.port);
-  if (ec != std::errc() || p != last) return std::nullopt;
-  return a;
-}
-
-std::string join(std::string_view host, std::uint16_t port) {
-  std::string s(host);
-  s += ':';
-  s += std::to_string(port);
-  return s;
-}
 
 /// One timed action of the network: armed on the clock while its time has not
 /// come, then queued on the executor, where it runs and deletes itself. When
@@ -67,179 +26,6 @@ class net_event final : public timer_node, public schedulable {
   bool armed_ = false;
 };
 
-}  // namespace
-
-namespace detail {
-
-/// Bytes (or the closing notice) on their way in one direction of a link.
-struct segment {
-  time_point at;  // when it arrives
-  std::vector<std::byte> data;
-  bool fin = false;
-  std::string why;  // the peer's on_closed detail, for a fin
-};
-
-/// Why a direction holds its bytes back until something releases it.
-enum class stall : std::uint8_t { none, path, frozen, unstarted };
-
-/// One direction of a link: from ends[i] to ends[1 - i].
-struct pipe {
-  std::deque<segment> segments;
-  std::size_t offset = 0;     // bytes of the first segment already delivered
-  std::size_t in_flight = 0;  // bytes written, not delivered yet
-  time_point last_at{};       // arrival of the last segment (keeps order)
-  bool scheduled = false;     // a delivery event is pending
-  stall stalled = stall::none;
-};
-
-/// One side of a link, as its owner sees it.
-struct end {
-  sim_transport* owner = nullptr;  // cleared when the owner stops
-  std::string host;
-  std::string remote;
-  std::shared_ptr<link_handler> handler;
-  error why;  // what on_closed gets, once closed
-  bool started = false;
-  bool closed = false;
-  bool notified = false;  // on_closed ran (or will never run)
-  bool busy = false;      // one of the handler's calls is running
-  bool notify_after = false;
-  bool writing = false;          // inside pull()/written()
-  bool close_requested = false;  // close() ran: flush, then end
-  bool want_pull = false;
-  bool pull_scheduled = false;
-};
-
-/// A link: two ends and a pipe each way. ends[0] dialed, ends[1] accepted.
-struct connection {
-  network_state* net = nullptr;
-  std::uint64_t id = 0;
-  end ends[2];
-  pipe pipes[2];
-  ~connection();
-};
-
-/// A host's transport (one "process" of the host).
-class sim_transport final : public transport, public std::enable_shared_from_this<sim_transport> {
- public:
-  sim_transport(network_state* net, std::string host) : net_(net), host_(std::move(host)) {}
-  ~sim_transport() override;
-
-  result<std::string> listen(std::string_view address, accept_fn on_accept) override;
-  void dial(std::string_view address, dial_fn done) override;
-  void stop() noexcept override;
-
-  /// Removes and returns the callback of pending dial `id` (empty when it
-  /// has ended already).
-  dial_fn take_dial(std::uint64_t id);
-
-  network_state* net_;
-  std::string host_;
-  bool stopped_ = false;                    // stop() ran
-  bool dead_ = false;                       // stopped or crashed
-  std::map<std::uint64_t, dial_fn> dials_;  // pending, by id
-  std::uint64_t next_dial_ = 1;
-};
-
-/// The link object handed to a transport's owner.
-class sim_link final : public link {
- public:
-  sim_link(std::shared_ptr<connection> c, int side) : c_(std::move(c)), side_(side) {}
-  ~sim_link() override {
-    if (!c_->ends[side_].started) close();  // nobody can start it any more
-  }
-
-  void start(std::shared_ptr<link_handler> h) override;
-  void wake() noexcept override;
-  void close() noexcept override;
-  [[nodiscard]] std::string remote_address() const override { return c_->ends[side_].remote; }
-  [[nodiscard]] std::vector<std::byte> channel_binding() const override { return {}; }
-
- private:
-  std::shared_ptr<connection> c_;
-  int side_;
-};
-
-struct listener {
-  sim_transport* owner;
-  transport::accept_fn on_accept;
-};
-
-struct host_record {
-  bool crashed = false;
-  bool frozen = false;
-  std::uint16_t next_port = first_ephemeral_port;
-  std::map<std::uint16_t, listener> listeners;
-  std::vector<sim_transport*> transports;
-  std::vector<std::pair<std::shared_ptr<connection>, std::uint16_t>> pending_accepts;
-};
-
-using conn_ptr = std::shared_ptr<connection>;
-
-struct network_state {
-  network_state(runtime& r, network_options o) : rt(r), opt(o) {}
-  ~network_state();
-
-  // Events.
-  void schedule(time_point at, std::function<void()> fn);
-  void post(std::function<void()> fn) { schedule(rt.now(), std::move(fn)); }
-  void unlink(net_event* e) noexcept;
-
-  // Topology.
-  host_record* find_host(std::string_view name);
-  duration latency(std::string_view a, std::string_view b) const;
-  bool blocked(std::string_view from, std::string_view to) const {
-    return cut_paths.count({std::string(from), std::string(to)}) != 0;
-  }
-  bool reachable(std::string_view from, std::string_view to);
-  std::uint16_t free_port(host_record& h);
-
-  // Links.
-  void dial(sim_transport& t, std::string_view addr, transport::dial_fn done);
-  void fail_dial(std::weak_ptr<sim_transport> wt, std::uint64_t id, error e, time_point at);
-  void arrive_syn(std::weak_ptr<sim_transport> wt, std::uint64_t id, std::string addr,
-                  time_point t0);
-  void accept(const conn_ptr& c, std::uint16_t port);
-  void stop_transport(sim_transport& t, bool crashed) noexcept;
-
-  void start(const conn_ptr& c, int i, std::shared_ptr<link_handler> h);
-  void wake(const conn_ptr& c, int i);
-  void request_close(const conn_ptr& c, int i);
-  void schedule_pull(const conn_ptr& c, int i);
-  void do_pull(const conn_ptr& c, int i);
-  enum class write_outcome : std::uint8_t { wrote, empty, blocked };
-  write_outcome write_once(const conn_ptr& c, int i);
-  void send(const conn_ptr& c, int i, segment s);
-  void ensure_delivery(const conn_ptr& c, int i);
-  void deliver(const conn_ptr& c, int i);
-  void end_link(const conn_ptr& c, int i, error why, const char* fin_why);
-  void notify(const conn_ptr& c, int i);
-  void post_notify(const conn_ptr& c, int i) {
-    post([this, c, i] { notify(c, i); });
-  }
-  void maybe_retire(const conn_ptr& c);
-  std::vector<conn_ptr> snapshot() const;
-  template <class F>
-  void invoke(const conn_ptr& c, int i, F&& f);
-
-  runtime& rt;
-  network_options opt;
-  std::map<std::string, host_record, std::less<>> hosts;
-  std::map<std::pair<std::string, std::string>, duration> latencies;  // keys ordered (a <= b)
-  std::set<std::pair<std::string, std::string>> cut_paths;            // (from, to)
-  std::map<std::uint64_t, conn_ptr> active;                           // links not fully done, by id
-  std::map<std::uint64_t, connection*> all;  // every connection object alive
-  std::set<sim_transport*> transports;       // every transport object alive
-  std::uint64_t next_id = 1;
-  std::uint64_t bytes = 0;
-  net_event* events = nullptr;  // every pending event, linked
-  std::vector<std::span<const std::byte>> bufs;
-};
-
-}  // namespace detail
-
-namespace {
-
 void net_event::fire() noexcept {
   armed_ = false;
   if (owner_ == nullptr) {
@@ -257,10 +43,6 @@ void net_event::run() noexcept {
   if (owner && fn) fn();
 }
 
-}  // namespace
-
-namespace detail {
-
 connection::~connection() {
   if (net) net->all.erase(id);
 }
@@ -274,6 +56,14 @@ network_state::~network_state() {
   std::vector<std::function<void()>> fns;
   std::vector<std::shared_ptr<link_handler>> handlers;
   std::vector<transport::accept_fn> accepts;
+  std::vector<datagram_fn> receivers;
+  for (auto& [name, h] : hosts)
+    for (auto& [port, b] : h.datagram_ports) {
+      b->net = nullptr;
+      b->state = binding_state::closed;
+      b->held.clear();
+      receivers.push_back(std::move(b->on_datagram));
+    }
   for (net_event* e = events; e != nullptr;) {
     net_event* next = e->next_;
     fns.push_back(std::move(e->fn_));
@@ -338,6 +128,14 @@ std::uint16_t network_state::free_port(host_record& h) {
     h.next_port = p == std::numeric_limits<std::uint16_t>::max() ? first_ephemeral_port : p + 1;
     if (!h.listeners.contains(p)) return p;
   }
+}
+
+time_point network_state::arrival(std::string_view from, std::string_view to) {
+  time_point at = rt.now() + latency(from, to);
+  if (opt.jitter > duration::zero())
+    at += duration(static_cast<duration::rep>(
+        rt.random().below(static_cast<std::uint64_t>(opt.jitter.count()) + 1)));
+  return at;
 }
 
 std::vector<conn_ptr> network_state::snapshot() const {
@@ -429,6 +227,7 @@ void network_state::stop_transport(sim_transport& t, bool crashed) noexcept {
   if (host_record* h = find_host(t.host_)) {
     std::erase_if(h->listeners, [&](const auto& kv) { return kv.second.owner == &t; });
     std::erase(h->transports, &t);
+    close_datagram_sockets(*h, &t, crashed);
   }
   for (auto& [id, done] : std::exchange(t.dials_, {})) {
     if (crashed)
@@ -575,11 +374,7 @@ void network_state::send(const conn_ptr& c, int i, segment s) {
   const end& from = c->ends[i];
   const end& to = c->ends[1 - i];
   if (to.closed) return;  // lost: nobody reads it
-  time_point at = rt.now() + latency(from.host, to.host);
-  if (opt.jitter > duration::zero())
-    at += duration(static_cast<duration::rep>(
-        rt.random().below(static_cast<std::uint64_t>(opt.jitter.count()) + 1)));
-  at = std::max(at, p.last_at);
+  const time_point at = std::max(arrival(from.host, to.host), p.last_at);
   p.last_at = at;
   s.at = at;
   p.in_flight += s.data.size();
@@ -804,6 +599,7 @@ void network::crash(std::string_view name) {
   if (h == nullptr || h->crashed) return;
   h->crashed = true;
   h->frozen = false;
+  ++h->crashes;
   h->pending_accepts.clear();
   std::vector<detail::sim_transport*> ts = std::move(h->transports);
   h->transports.clear();
@@ -812,6 +608,7 @@ void network::crash(std::string_view name) {
     s.stop_transport(*t, true);
   }
   h->listeners.clear();
+  s.close_datagram_sockets(*h, nullptr, true);
   // Links whose owner already stopped are closed; any other end of the host
   // closes here too.
   for (const detail::conn_ptr& c : s.snapshot())
@@ -834,6 +631,7 @@ void network::thaw(std::string_view name) {
   h->frozen = false;
   for (auto& [c, port] : std::exchange(h->pending_accepts, {}))
     s.post([&s, c = c, port = port] { s.accept(c, port); });
+  s.thaw_datagrams(*h);
   for (const detail::conn_ptr& c : s.snapshot())
     for (int i = 0; i < 2; ++i) {
       detail::end& e = c->ends[i];

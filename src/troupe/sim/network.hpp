@@ -24,9 +24,10 @@ struct network_options {
   /// One-way delay between two hosts that set_latency() did not configure
   /// (a host to itself included).
   duration latency = std::chrono::milliseconds(1);
-  /// Largest extra delay drawn for each write, uniformly from the runtime's
-  /// seeded random; 0: none. Jitter never reorders the bytes of one direction
-  /// of a link.
+  /// Largest extra delay drawn for each write and each datagram, uniformly
+  /// from the runtime's seeded random; 0: none. Jitter never reorders the
+  /// bytes of one direction of a link; datagrams, each with a delay of its
+  /// own, may overtake one another.
   duration jitter = duration::zero();
   /// How long a dial to an unreachable address (unknown or crashed host,
   /// partitioned path) waits before it fails.
@@ -43,6 +44,33 @@ struct network_options {
   /// not yet delivered); a link pulls no more until the peer has received
   /// some. 0: no limit.
   std::size_t send_buffer = 0;
+  /// Probability (0..1) that a datagram is lost on its way, drawn from the
+  /// runtime's seeded random when it is sent.
+  double datagram_loss = 0;
+  /// Probability (0..1) that a datagram not lost is delivered a second
+  /// time; the copy draws a delay of its own (and may arrive first).
+  double datagram_duplicate = 0;
+};
+
+/// How many datagrams one socket of a frozen host holds until thaw(); more
+/// are dropped, like a full receive buffer.
+inline constexpr std::size_t max_held_datagrams = 256;
+
+/// Counts a host's datagrams, over its whole life (restarts included).
+struct datagram_stats {
+  /// Datagrams that the host's sockets handed to the network (send_to()
+  /// succeeded), counted at the sender.
+  std::uint64_t sent = 0;
+  /// Datagrams handed to a callback of the host's sockets, counted at the
+  /// receiver (a duplicate counts twice).
+  std::uint64_t delivered = 0;
+  /// Datagrams lost where this host is to blame: at the sender when lost on
+  /// the way (datagram_loss, partition, unknown host, sender frozen), at the
+  /// receiver once they reached it (nobody bound, receiver crashed, held
+  /// beyond max_held_datagrams, socket closed while holding them).
+  std::uint64_t dropped = 0;
+  /// Bytes of the datagrams counted in `sent`.
+  std::uint64_t bytes_sent = 0;
 };
 
 /// An in-memory network for deterministic tests of node-to-node protocols:
@@ -61,16 +89,41 @@ struct network_options {
 /// rt.advance(std::chrono::milliseconds(2));
 /// net.partition({"a"}, {"b"});          // links stall, dials time out
 /// net.heal();                           // held bytes arrive one latency later
+///
+/// auto s = b->bind("b:5000", on_datagram).value();   // a datagram socket
+/// auto c = a->bind("a:0", on_datagram).value();      // bound at a:49152
+/// (void)c->send_to("b:5000", bytes);    // on_datagram("a:49152", ...) after 1 ms
 /// ```
 ///
 /// Addresses are "host:port"; a host is known by the name given to host().
-/// Every event (accept, dial result, on_bytes, pull, written, on_closed) runs
-/// as an item of the runtime's executor, never inside the call that caused
-/// it (stop() excepted, below), at the virtual time the model gives it: a
-/// dial's accept one latency after the dial and its result one round trip
-/// after it; a write's bytes one latency (plus jitter) after the pull that
-/// took them. Time moves only through the runtime (advance(), or a waiting
-/// response driving it).
+/// Every event (accept, dial result, on_bytes, pull, written, on_closed, a
+/// datagram's arrival) runs as an item of the runtime's executor, never
+/// inside the call that caused it (stop() excepted, below), at the virtual
+/// time the model gives it: a dial's accept one latency after the dial and
+/// its result one round trip after it; a write's bytes one latency (plus
+/// jitter) after the pull that took them. Time moves only through the
+/// runtime (advance(), or a waiting response driving it).
+///
+/// Datagrams. transport::bind() binds a datagram socket on the transport's
+/// host. Datagram ports are a space of their own, apart from listen()'s (as
+/// UDP and TCP ports are); port 0 picks a free one from 49152 up. Binding a
+/// port in use on the host, another host's address or a malformed one fails
+/// with errc::invalid_argument (the seam's code; listen() says name_taken
+/// for a port in use). Like listen(), bind() fails with errc::shutting_down
+/// after the transport's stop() and with errc::node_down once its host
+/// crashed. A datagram reaches the socket bound at its address one latency
+/// (set_latency()) plus a jitter draw after send_to(), as an executor item
+/// that calls the socket's callback with the sender socket's address. Each
+/// datagram draws its own delay, so jitter may reorder them. Nobody bound
+/// there, or an unknown host: the datagram is dropped silently, like those
+/// lost to datagram_loss; datagram_duplicate delivers some twice. send_to()
+/// fails with errc::invalid_argument for a malformed address or more than
+/// max_datagram_size bytes, errc::shutting_down once the socket is closed
+/// (close(), destroyed, its transport stopped, the network gone) and
+/// errc::node_down once its host crashed (closed or not).
+/// close() frees the port at once, and no callback of the socket starts
+/// after it returns (nor after stop()); a callback may close its own socket.
+/// datagram_stats() counts what each host sent, received and lost.
 ///
 /// Dials. A dial to a live host where nothing listens fails with
 /// errc::node_down ("connection refused") after one round trip; to an
@@ -102,25 +155,36 @@ struct network_options {
 ///   they stall, and writers keep writing until send_buffer fills. heal()
 ///   lifts every partition; held bytes then arrive one latency later, in
 ///   order, unless the link was closed meanwhile. A dial across a partition
-///   (either direction) times out.
+///   (either direction) times out. A datagram crossing a partition at the
+///   moment it would arrive is dropped, not held (one-way partitions drop
+///   that direction only).
 /// - crash(h): every link of `h` closes at once: h's handlers get
 ///   on_closed(node_down, "host crashed") (through the executor); bytes h
 ///   wrote before still arrive, then the peer gets on_closed(node_down,
 ///   "connection reset by peer") (later, if a partition holds it back). h's
 ///   listeners vanish, its pending dials fail with node_down, and its
-///   transports stay dead (listen and dial fail with node_down). Calling
-///   host(h) again restarts the host with a new transport.
+///   transports stay dead (listen, dial and bind fail with node_down).
+///   h's datagram sockets close silently (no callback after crash(), what
+///   they held is dropped, send_to() fails with node_down); datagrams on
+///   their way to h are dropped, even if h restarts before they arrive;
+///   those h sent before still arrive. Calling host(h) again restarts the
+///   host with a new transport, which may bind the same ports again.
 /// - freeze(h): h's links neither pull from their handlers nor deliver to
 ///   them, and h accepts nothing, but no link closes; peers see a silent
 ///   host. Dials to h still complete (the kernel answers) and are accepted at
-///   thaw(). thaw(h) resumes everything where it stopped.
+///   thaw(). Datagrams h sends while frozen are dropped (a stopped process
+///   sends nothing); datagrams arriving at h are held, up to
+///   max_held_datagrams per socket (the rest dropped), and delivered in
+///   arrival order, through the executor, at thaw(). thaw(h) resumes
+///   everything where it stopped.
 /// - cut(a, b): every link between `a` and `b` closes on both ends at once,
 ///   with on_closed(node_down, "link cut"); bytes in flight are lost.
 ///
 /// Thread safety: one thread only, the one that drives the runtime; so are
-/// the transports and links it makes. The runtime must outlive the network;
-/// destroy the systems (and transports) that use a network before it: links
-/// left when it goes stop without calling their handlers again. Never
+/// the transports, links and datagram sockets it makes. The runtime must
+/// outlive the network; destroy the systems (and transports) that use a
+/// network before it: links and sockets left when it goes stop without
+/// calling their handlers again. Never
 /// destroy the network from inside one of its callbacks.
 class network {
  public:
@@ -132,8 +196,8 @@ class network {
 
   /// Returns a new transport on host `name` (the host is created on first
   /// use). A host may have several transports (processes): they share its
-  /// ports. Calling it for a crashed host restarts the host. Destroying a
-  /// transport stops it.
+  /// ports (listen()'s and, apart, bind()'s). Calling it for a crashed host restarts the host.
+  /// Destroying a transport stops it.
   std::shared_ptr<transport> host(std::string name);
 
   /// Returns the options, to read or change.
@@ -147,14 +211,17 @@ class network {
   /// Cuts the path from `from` to `to` only: bytes from `to` still reach
   /// `from`.
   void partition_one_way(std::string_view from, std::string_view to);
-  /// Lifts every partition; held bytes arrive one latency later.
+  /// Lifts every partition; held bytes arrive one latency later (datagrams
+  /// were dropped, not held).
   void heal();
   /// Crashes host `name` (see the class comment). No effect on an unknown
   /// host.
   void crash(std::string_view name);
-  /// Freezes host `name`: its links stall without closing.
+  /// Freezes host `name`: its links stall without closing, its datagrams
+  /// wait (up to max_held_datagrams per socket) and it sends none.
   void freeze(std::string_view name);
-  /// Resumes a frozen host: held bytes arrive, writes and accepts resume.
+  /// Resumes a frozen host: held bytes and datagrams arrive, writes and
+  /// accepts resume.
   void thaw(std::string_view name);
   /// Closes every link between hosts `a` and `b` on both ends at once.
   void cut(std::string_view a, std::string_view b);
@@ -163,6 +230,9 @@ class network {
   [[nodiscard]] std::uint64_t bytes_delivered() const noexcept;
   /// Returns the number of links (connections) with an end not closed yet.
   [[nodiscard]] std::size_t links_open() const noexcept;
+  /// Returns the datagram counters of host `name` (all zero for a host never
+  /// seen).
+  [[nodiscard]] sim::datagram_stats datagram_stats(std::string_view name) const;
 
  private:
   std::unique_ptr<detail::network_state> state_;

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "troupe/core/ticker.hpp"
 #include "troupe/net/crypto.hpp"
 #include "troupe/net/node.hpp"
 #include "troupe/net/wire.hpp"
@@ -218,8 +219,7 @@ class node_impl final : public session_owner,
   std::unordered_map<proxy_key, proxy*, proxy_key_hash> proxies_;
   bool proxies_closed_ = false;
 
-  class ticker;
-  ticker* ticker_ = nullptr;
+  troupe::ticker* ticker_ = nullptr;
 
   friend class proxy;
 };

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "troupe/cluster/membership.hpp"
+#include "troupe/net/node.hpp"
+
+namespace troupe::cluster {
+
+/// Configures a cluster.
+struct cluster_config {
+  /// Gossip addresses of members to join through (a member's gossip address
+  /// is its node's address: the same host and port, over UDP).
+  std::vector<std::string> seeds;
+  /// Failure detection and gossip tuning.
+  swim_config swim = swim_config::lan();
+};
+
+/// Makes a node a cluster member: membership (SWIM) runs beside the node on
+/// the node's own host and port (UDP), with the node's name and incarnation
+/// as the member's identity, and the two feed each other:
+///
+/// - every member that joins (or comes back) gets a node session (the
+///   member with the smaller name dials, and redials while the other
+///   lives): a node that joined through one seed can reach every actor on
+///   every node;
+/// - a member declared dead or gone is no longer redialed; its session, if
+///   still open, ends by the node's own heartbeat bound, and then pending
+///   asks to it end with node_down and remote watches of its actors fire;
+/// - a session that ends without the peer's goodbye (its process died, its
+///   connection was reset) tells membership at once (swim::peer_lost), which
+///   brings detection of a killed process down to the minimum suspicion.
+///
+/// Thread safety: every member may be called from any thread. The node must
+/// outlive the cluster.
+class cluster {
+ public:
+  /// Starts membership for `n` over `net` (the transport the node's host
+  /// binds datagrams on), joining `config.seeds`. Fails with what
+  /// membership::start() returns, or invalid_argument when the node does
+  /// not listen (a member must be reachable).
+  static result<std::unique_ptr<cluster>> start(clock& time, random_source& random, transport& net,
+                                                net::node& n, cluster_config config);
+  ~cluster();
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  /// The membership: members, events, stats.
+  [[nodiscard]] membership& members() noexcept { return *members_; }
+  /// Leaves the cluster (others see `left`, not `dead`) and stops joining
+  /// sessions.
+  void leave();
+  /// Stops membership and the session joining (open sessions stay).
+  void stop() noexcept;
+
+ private:
+  cluster(net::node& n, std::unique_ptr<membership> m);
+  void on_member(const member_event& e);
+  void on_node(const net::node_event& e);
+
+  net::node& node_;
+  std::unique_ptr<membership> members_;
+  std::uint64_t member_sub_ = 0;
+  std::uint64_t node_sub_ = 0;
+  // Counts the callbacks inside this object; stop() closes it and waits for
+  // them (except one on its own thread). No lock is held while a callback
+  // calls out: membership and the node call back from their own threads and
+  // locks, and a lock here would close a cycle.
+  struct gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = true;
+    int inside = 0;
+    // Enters; false once closed.
+    bool enter() {
+      std::lock_guard l(mu);
+      if (!open) return false;
+      ++inside;
+      return true;
+    }
+    void leave() {
+      std::lock_guard l(mu);
+      if (--inside == 0) cv.notify_all();
+    }
+  };
+  static thread_local int callbacks_here;
+  std::shared_ptr<gate> gate_ = std::make_shared<gate>();
+};
+
+}  // namespace troupe::cluster

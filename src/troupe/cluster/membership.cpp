@@ -1,0 +1,210 @@
+#include "troupe/cluster/membership.hpp"
+
+#include "troupe/core/ticker.hpp"
+
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace troupe::cluster {
+
+class membership::impl : public std::enable_shared_from_this<impl> {
+ public:
+  impl(clock& time, random_source& random) : clock_(time), random_(random) {}
+
+  // Runs `f` on the engine under the lock, then hands its events to the
+  // listeners outside it.
+  template <class F>
+  void with_engine(F&& f) {
+    {
+      std::lock_guard lock(mu_);
+      if (!engine_ || stopped_) return;
+      f(*engine_);
+    }
+    drain();
+  }
+
+  // Delivers queued events, in the order the engine made them, to the
+  // listeners that subscribed before each was made. Whoever holds
+  // dispatch_mu_ delivers for everyone; a thread that finds it held leaves
+  // its events to that thread instead of waiting (a listener may be waiting
+  // for something this thread holds).
+  void drain() {
+    for (;;) {
+      {
+        std::unique_lock lock(dispatch_mu_, std::try_to_lock);
+        if (!lock.owns_lock()) return;  // the holder re-checks the queue after unlocking
+        deliver();
+      }
+      std::lock_guard l(mu_);
+      if (queue_.empty()) return;  // else: queued after the holder's last look
+    }
+  }
+
+  void deliver() {
+    for (;;) {
+      std::vector<std::pair<std::uint64_t, member_event>> batch;
+      {
+        std::lock_guard l(mu_);
+        batch.swap(queue_);
+      }
+      if (batch.empty()) return;
+      std::vector<std::pair<std::uint64_t, listener>> fns;
+      {
+        std::lock_guard l(listeners_mu_);
+        for (const auto& [id, entry] : listeners_) fns.push_back(entry);
+      }
+      for (const auto& [seq, e] : batch)
+        for (const auto& [from, fn] : fns)
+          if (seq > from) fn(e);
+    }
+  }
+  void tick() {
+    with_engine([](swim& s) { s.tick(); });
+  }
+
+  void on_datagram(std::string_view from, std::span<const std::byte> data) {
+    with_engine([&](swim& s) { s.on_packet(from, data); });
+  }
+
+  clock& clock_;
+  random_source& random_;
+  mutable std::mutex mu_;
+  std::unique_ptr<swim> engine_;                               // guarded by mu_
+  std::vector<std::pair<std::uint64_t, member_event>> queue_;  // guarded by mu_
+  std::uint64_t last_seq_ = 0;                                 // guarded by mu_
+  std::shared_ptr<datagram_socket> socket_;                    // set once at start
+  ticker* ticker_ = nullptr;                                   // guarded by mu_
+  bool stopped_ = false;                                       // guarded by mu_
+  std::recursive_mutex dispatch_mu_;
+  std::mutex listeners_mu_;
+  // Each listener with the sequence number of the last event it had seen
+  // when it subscribed.
+  std::map<std::uint64_t, std::pair<std::uint64_t, listener>>
+      listeners_;                    // guarded by listeners_mu_
+  std::uint64_t next_listener_ = 1;  // guarded by listeners_mu_
+};
+
+result<std::unique_ptr<membership>> membership::start(clock& time, random_source& random,
+                                                      transport& net, membership_config config) {
+  if (config.name.empty() || config.name.size() > 255)
+    return error(errc::invalid_argument, "a member name must be 1 to 255 bytes");
+  auto i = std::make_shared<impl>(time, random);
+  std::weak_ptr<impl> weak = i;
+  auto sock = net.bind(config.listen, [weak](std::string_view from, std::span<const std::byte> d) {
+    if (auto s = weak.lock()) s->on_datagram(from, d);
+  });
+  if (!sock) return sock.error();
+  i->socket_ = std::move(*sock);
+  const std::string address =
+      config.advertise.empty() ? i->socket_->local_address() : config.advertise;
+  std::uint64_t generation = config.generation;
+  while (generation == 0) generation = random.next();
+  impl* raw = i.get();
+  {
+    std::lock_guard lock(i->mu_);
+    i->engine_ = std::make_unique<swim>(
+        member_key{config.name, generation}, address, config.swim, time, random,
+        [raw](std::string_view to, std::span<const std::byte> data) {
+          (void)raw->socket_->send_to(to, data);  // best effort, like the network
+        },
+        [raw](const member_event& e) { raw->queue_.emplace_back(++raw->last_seq_, e); });
+    i->ticker_ = ticker::start(time, i->engine_->tick_interval(), [weak] {
+      if (auto s = weak.lock()) s->tick();
+    });
+  }
+  if (!config.seeds.empty()) {
+    i->with_engine([&](swim& s) { s.join(config.seeds); });
+  }
+  return std::unique_ptr<membership>(new membership(std::move(i)));
+}
+
+membership::membership(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
+
+membership::~membership() { stop(); }
+
+std::uint64_t membership::subscribe(listener fn) {
+  impl& i = *impl_;
+  const std::uint64_t id = subscribe_locked(i, std::move(fn));
+  i.drain();  // what others queued while the lock was held here
+  return id;
+}
+
+std::uint64_t membership::subscribe_locked(impl& i, listener fn) {
+  std::lock_guard d(i.dispatch_mu_);
+  i.deliver();
+  std::vector<member_info> now;
+  std::uint64_t seen = 0;
+  member_key self;
+  {
+    std::lock_guard lock(i.mu_);
+    now = i.engine_->members();
+    self = i.engine_->self();
+    seen = i.last_seq_;
+  }
+  // Events made after the snapshot (seq > seen) follow in drain().
+  for (const member_info& m : now)
+    if (m.key != self && (m.state == member_state::alive || m.state == member_state::suspect))
+      fn(member_event{member_event::kind::joined, m});
+  std::lock_guard lock(i.listeners_mu_);
+  const std::uint64_t id = i.next_listener_++;
+  i.listeners_.emplace(id, std::make_pair(seen, std::move(fn)));
+  return id;
+}
+
+void membership::unsubscribe(std::uint64_t id) {
+  std::lock_guard lock(impl_->listeners_mu_);
+  impl_->listeners_.erase(id);
+}
+
+std::vector<member_info> membership::members() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->engine_->members();
+}
+
+std::optional<member_info> membership::find(const member_key& key) const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->engine_->find(key);
+}
+
+member_key membership::self() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->engine_->self();
+}
+
+std::string membership::address() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->engine_->find(impl_->engine_->self())->address;
+}
+
+swim_stats membership::stats() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->engine_->stats();
+}
+
+void membership::peer_lost(const member_key& key) {
+  impl_->with_engine([&](swim& s) { s.peer_lost(key); });
+}
+
+void membership::leave() {
+  impl_->with_engine([](swim& s) { s.leave(); });
+}
+
+void membership::stop() noexcept {
+  troupe::ticker* t = nullptr;
+  {
+    std::lock_guard lock(impl_->mu_);
+    if (impl_->stopped_) return;
+    impl_->stopped_ = true;
+    t = std::exchange(impl_->ticker_, nullptr);
+  }
+  if (t) t->end();
+  if (impl_->socket_) impl_->socket_->close();
+  // Waits for a dispatch under way on another thread (the lock is recursive:
+  // stop() from inside a listener goes through).
+  std::lock_guard d(impl_->dispatch_mu_);
+  std::lock_guard lock(impl_->listeners_mu_);
+  impl_->listeners_.clear();
+}
+
+}  // namespace troupe::cluster

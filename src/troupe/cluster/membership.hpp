@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "troupe/cluster/swim.hpp"
+#include "troupe/core/clock.hpp"
+#include "troupe/core/random.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/transport.hpp"
+
+namespace troupe::cluster {
+
+/// Configures a membership.
+struct membership_config {
+  /// This member's node name (1 to 255 bytes).
+  std::string name;
+  /// This life of the node; 0: drawn from the random source at start.
+  std::uint64_t generation = 0;
+  /// The datagram address to bind ("host:port"; port 0 picks one).
+  std::string listen;
+  /// The address other members send to; empty: the bound address.
+  std::string advertise;
+  /// Gossip addresses to join through (and to keep trying while they are
+  /// not live members).
+  std::vector<std::string> seeds;
+  /// Failure detection and gossip tuning.
+  swim_config swim = swim_config::lan();
+};
+
+/// SWIM membership over a transport's datagrams: binds a socket, runs the
+/// swim engine on the clock's timers, and tells listeners about every
+/// change. The running half of troupe::cluster::swim.
+///
+/// Thread safety: every member may be called from any thread. Listeners run
+/// on the transport's or the clock's threads, one event at a time, never
+/// under the membership's lock (a listener may call back into it).
+class membership {
+ public:
+  using listener = std::function<void(const member_event&)>;
+
+  /// Binds `config.listen` on `net`, starts the engine and joins the seeds.
+  /// Fails with invalid_argument for an empty or overlong name, or what
+  /// bind() returns.
+  static result<std::unique_ptr<membership>> start(clock& time, random_source& random,
+                                                   transport& net, membership_config config);
+  /// Stops (without leaving: others will find this member dead).
+  ~membership();
+  membership(const membership&) = delete;
+  membership& operator=(const membership&) = delete;
+
+  /// Calls `fn` first with a `joined` event for every live member known now
+  /// (this one excepted), then with every change from then on, in order;
+  /// nothing is missed or repeated between the two. Returns an id for
+  /// unsubscribe().
+  std::uint64_t subscribe(listener fn);
+  void unsubscribe(std::uint64_t id);
+
+  /// Every member known, this one included.
+  [[nodiscard]] std::vector<member_info> members() const;
+  /// The state of `key`, if known.
+  [[nodiscard]] std::optional<member_info> find(const member_key& key) const;
+  [[nodiscard]] member_key self() const;
+  /// The address others send to.
+  [[nodiscard]] std::string address() const;
+  [[nodiscard]] swim_stats stats() const;
+
+  /// See swim::peer_lost().
+  void peer_lost(const member_key& key);
+  /// Tells every live member this one leaves, then stops gossiping; the
+  /// socket stays bound until stop() (so late packets are not answered by
+  /// a stranger).
+  void leave();
+  /// Closes the socket and stops the timer. No listener runs after it
+  /// returns, unless it is called from inside one.
+  void stop() noexcept;
+
+  class impl;
+
+ private:
+  explicit membership(std::shared_ptr<impl> i);
+  static std::uint64_t subscribe_locked(impl& i, listener fn);
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace troupe::cluster

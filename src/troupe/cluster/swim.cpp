@@ -1,0 +1,712 @@
+#include "troupe/cluster/swim.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace troupe::cluster {
+namespace {
+
+constexpr std::uint32_t final_incarnation = std::numeric_limits<std::uint32_t>::max();
+
+bool is_live(member_state s) noexcept {
+  return s == member_state::alive || s == member_state::suspect;
+}
+
+}  // namespace
+
+swim_config swim_config::wan() {
+  swim_config c;
+  c.probe_interval = std::chrono::seconds(3);
+  c.probe_timeout = std::chrono::seconds(2);
+  c.suspicion_mult = 6;
+  c.gossip_interval = std::chrono::milliseconds(500);
+  c.gossip_fanout = 4;
+  c.sync_interval = std::chrono::seconds(60);
+  c.reconnect_interval = std::chrono::seconds(10);
+  return c;
+}
+
+swim_config swim_config::local() {
+  swim_config c;
+  c.probe_interval = std::chrono::milliseconds(200);
+  c.probe_timeout = std::chrono::milliseconds(50);
+  c.suspicion_mult = 3;
+  c.gossip_interval = std::chrono::milliseconds(50);
+  c.sync_interval = std::chrono::seconds(10);
+  c.reconnect_interval = std::chrono::milliseconds(500);
+  return c;
+}
+
+std::string_view to_string(member_event::kind k) noexcept {
+  switch (k) {
+    case member_event::kind::joined:
+      return "joined";
+    case member_event::kind::alive:
+      return "alive";
+    case member_event::kind::suspect:
+      return "suspect";
+    case member_event::kind::dead:
+      return "dead";
+    case member_event::kind::left:
+      return "left";
+  }
+  return "unknown";
+}
+
+swim::swim(member_key self, std::string address, swim_config config, clock& time,
+           random_source& random, send_fn send, event_fn on_event)
+    : cfg_(config),
+      clock_(time),
+      random_(random),
+      send_(std::move(send)),
+      on_event_(std::move(on_event)) {
+  self_.key = std::move(self);
+  self_.address = std::move(address);
+  self_.state = member_state::alive;
+  self_.since = clock_.now();
+  const time_point now = clock_.now();
+  // Members started together do not probe in lockstep.
+  next_probe_ =
+      now + cfg_.probe_interval +
+      std::chrono::nanoseconds(draw(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.probe_interval).count())));
+  next_gossip_ = now + cfg_.gossip_interval;
+  next_sync_ = now + cfg_.sync_interval;
+  next_reconnect_ = now + cfg_.reconnect_interval;
+}
+
+// ----------------------------------------------------------------- queries
+
+std::vector<member_info> swim::members() const {
+  std::vector<member_info> out;
+  out.reserve(members_.size() + 1);
+  bool self_done = false;
+  for (const auto& [key, m] : members_) {
+    if (!self_done && self_.key < key) {
+      out.push_back(self_);
+      self_done = true;
+    }
+    out.push_back(m.info);
+  }
+  if (!self_done) out.push_back(self_);
+  return out;
+}
+
+std::optional<member_info> swim::find(const member_key& key) const {
+  if (key == self_.key) return self_;
+  auto it = members_.find(key);
+  if (it == members_.end()) return std::nullopt;
+  return it->second.info;
+}
+
+std::size_t swim::live_count() const noexcept {
+  std::size_t n = left_ ? 0 : 1;
+  for (const auto& [key, m] : members_)
+    if (is_live(m.info.state)) ++n;
+  return n;
+}
+
+duration swim::tick_interval() const noexcept {
+  return std::min(
+      {cfg_.probe_timeout / 4, cfg_.gossip_interval / 2, duration(std::chrono::milliseconds(50))});
+}
+
+// ----------------------------------------------------------------- helpers
+
+std::uint64_t swim::draw(std::uint64_t bound) {
+  // The high bits, scaled (the low bits of some generators are weak).
+  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(random_.next()) * bound) >> 64);
+}
+
+duration swim::scaled(duration d) const { return d * static_cast<int>(health_ + 1); }
+
+void swim::health_up() {
+  if (health_ + 1 < cfg_.max_health_multiplier) ++health_;
+}
+
+void swim::health_down() {
+  if (health_ > 0) --health_;
+}
+
+void swim::emit(member_event::kind k, const member& m) {
+  if (on_event_) on_event_(member_event{k, m.info});
+}
+
+member_update swim::update_of(const member& m) const {
+  member_update u;
+  u.key = m.info.key;
+  u.address = m.info.address;
+  u.state = m.info.state;
+  u.incarnation = m.info.incarnation;
+  if (m.info.state == member_state::suspect) u.from = self_.key.name;
+  return u;
+}
+
+member_update swim::self_update() const {
+  member_update u;
+  u.key = self_.key;
+  u.address = self_.address;
+  u.state = self_.state;
+  u.incarnation = self_.incarnation;
+  return u;
+}
+
+std::vector<const swim::member*> swim::pick(std::size_t n, const member_key* skip,
+                                            bool include_recent_dead) {
+  const time_point now = clock_.now();
+  std::vector<const member*> c;
+  for (const auto& [key, m] : members_) {
+    if (skip && key == *skip) continue;
+    const bool live = is_live(m.info.state);
+    const bool recent_dead =
+        m.info.state == member_state::dead && now - m.info.since < cfg_.gossip_to_dead;
+    if (live || (include_recent_dead && recent_dead)) c.push_back(&m);
+  }
+  const std::size_t take = std::min(n, c.size());
+  for (std::size_t i = 0; i < take; ++i) std::swap(c[i], c[i + draw(c.size() - i)]);
+  c.resize(take);
+  return c;
+}
+
+// ----------------------------------------------------------------- sending
+
+void swim::enqueue(const member_update& u) {
+  // Suspicions of one member by different accusers are separate news (each
+  // is a confirmation); anything else about a member replaces what is queued.
+  if (u.state == member_state::suspect) {
+    for (queued_update& q : queue_) {
+      if (q.update.key == u.key && q.update.state == member_state::suspect &&
+          q.update.from == u.from) {
+        q.update = u;
+        q.sent = 0;
+        return;
+      }
+    }
+    std::erase_if(queue_, [&](const queued_update& q) {
+      return q.update.key == u.key && q.update.state != member_state::suspect;
+    });
+  } else {
+    std::erase_if(queue_, [&](const queued_update& q) { return q.update.key == u.key; });
+  }
+  queue_.push_back(queued_update{u, 0});
+}
+
+void swim::fill_updates(packet& p, std::size_t budget, const member_update* first) {
+  std::size_t used = 0;
+  if (first != nullptr) {
+    p.updates.push_back(*first);
+    used += encoded_size(*first);
+  }
+  if (queue_.empty()) return;
+  const std::size_t n = live_count();
+  const auto limit = static_cast<std::size_t>(static_cast<double>(cfg_.retransmit_mult) *
+                                              std::ceil(std::log10(static_cast<double>(n) + 1.0)));
+  std::stable_sort(queue_.begin(), queue_.end(),
+                   [](const queued_update& a, const queued_update& b) { return a.sent < b.sent; });
+  for (queued_update& q : queue_) {
+    if (first != nullptr && q.update.key == first->key) continue;
+    const std::size_t size = encoded_size(q.update);
+    if (used + size > budget) break;
+    p.updates.push_back(q.update);
+    used += size;
+    ++q.sent;
+  }
+  std::erase_if(queue_,
+                [&](const queued_update& q) { return q.sent >= std::max<std::size_t>(limit, 1); });
+}
+
+void swim::send_packet(std::string_view to, packet& p, const member_update* first) {
+  p.sender = self_.key;
+  p.sender_address = self_.address;
+  const std::size_t head = 16 + p.sender.name.size() + p.sender_address.size() +
+                           p.target.name.size() + p.target_address.size();
+  if (p.kind != packet_kind::sync && p.kind != packet_kind::sync_reply)
+    fill_updates(p, cfg_.max_packet > head ? cfg_.max_packet - head : 0, first);
+  buf_.clear();
+  encode(p, buf_);
+  ++stats_.packets_sent;
+  stats_.bytes_sent += buf_.size();
+  if (send_) send_(to, buf_);
+}
+
+void swim::sync_with(std::string_view address) {
+  packet p;
+  p.kind = packet_kind::sync;
+  p.updates.push_back(self_update());
+  for (const auto& [key, m] : members_) p.updates.push_back(update_of(m));
+  ++stats_.syncs;
+  send_packet(address, p);
+}
+
+// ----------------------------------------------------------------- state
+
+void swim::set_state(member& m, member_state s, std::uint32_t incarnation,
+                     const std::string& from) {
+  m.info.state = s;
+  m.info.incarnation = incarnation;
+  m.info.since = clock_.now();
+  if (s == member_state::suspect) {
+    start_suspicion(m, from);
+  } else {
+    m.susp.reset();
+  }
+}
+
+void swim::start_suspicion(member& m, const std::string& from) {
+  const double n = static_cast<double>(std::max<std::size_t>(live_count(), 1));
+  const double factor = cfg_.suspicion_mult * std::max(1.0, std::log10(n));
+  suspicion s;
+  s.start = clock_.now();
+  s.min = std::chrono::duration_cast<duration>(cfg_.probe_interval * factor);
+  s.max = std::chrono::duration_cast<duration>(s.min * cfg_.suspicion_max_mult);
+  // Confirmations come from members other than the suspect and the first
+  // accuser (n - 2 at most); a small cluster cannot wait for all of them,
+  // some may be away themselves, so it needs one fewer.
+  const std::size_t live = live_count();
+  const std::size_t others = live >= 4 ? live - 3 : (live == 3 ? 1 : 0);
+  s.needed = std::min(cfg_.suspicion_confirmations, others);
+  s.confirmers.insert(from);
+  m.susp = std::move(s);
+}
+
+duration swim::suspicion_timeout(const suspicion& s) const {
+  const std::size_t k = s.needed;
+  if (k == 0) return s.min;
+  const std::size_t c = std::min(s.confirmers.size() - 1, k);
+  const double frac =
+      std::log(static_cast<double>(c) + 1.0) / std::log(static_cast<double>(k) + 1.0);
+  const auto span = std::chrono::duration_cast<std::chrono::duration<double>>(s.max - s.min);
+  const duration t = s.max - std::chrono::duration_cast<duration>(span * frac);
+  return std::max(t, s.min);
+}
+
+void swim::apply_about_self(const member_update& u) {
+  if (left_) return;
+  if (u.state == member_state::alive) {
+    if (u.incarnation > self_.incarnation) self_.incarnation = u.incarnation;
+    return;
+  }
+  if (u.incarnation < self_.incarnation) {  // already refuted: the sender is behind
+    stale_.push_back(self_update());
+    return;
+  }
+  self_.incarnation = u.incarnation == final_incarnation ? u.incarnation : u.incarnation + 1;
+  ++stats_.refutations;
+  health_up();
+  enqueue(self_update());
+}
+
+void swim::apply(const member_update& u) {
+  if (u.key == self_.key) {
+    apply_about_self(u);
+    return;
+  }
+  auto it = members_.find(u.key);
+  if (it == members_.end()) {
+    member m;
+    m.info.key = u.key;
+    m.info.address = u.address;
+    m.info.incarnation = u.incarnation;
+    m.info.since = clock_.now();
+    m.info.state = is_live(u.state) ? member_state::alive : u.state;
+    auto& added = members_.emplace(u.key, std::move(m)).first->second;
+    if (is_live(u.state)) {
+      probe_order_.insert(
+          probe_order_.begin() + static_cast<std::ptrdiff_t>(draw(probe_order_.size() + 1)), u.key);
+      emit(member_event::kind::joined, added);
+      if (u.state == member_state::suspect) {
+        set_state(added, member_state::suspect, u.incarnation, u.from);
+        emit(member_event::kind::suspect, added);
+      }
+    }
+    enqueue(u);
+    return;
+  }
+  member& m = it->second;
+  const member_info cur = m.info;
+  // The sender holds older news than this member: it hears the newer at once
+  // (a refutation that missed it, a resurrection), instead of by chance.
+  const bool older =
+      u.incarnation < cur.incarnation ||
+      (u.incarnation == cur.incarnation && u.state == member_state::alive && !is_live(cur.state));
+  if (older && cur.state != member_state::left) stale_.push_back(update_of(m));
+  switch (u.state) {
+    case member_state::alive:
+      if (u.incarnation > cur.incarnation && cur.state != member_state::left) {
+        m.info.address = u.address;
+        set_state(m, member_state::alive, u.incarnation, {});
+        if (cur.state != member_state::alive) {
+          if (cur.state == member_state::dead)
+            probe_order_.insert(
+                probe_order_.begin() + static_cast<std::ptrdiff_t>(draw(probe_order_.size() + 1)),
+                u.key);
+          emit(member_event::kind::alive, m);
+        }
+        enqueue(u);
+      }
+      break;
+    case member_state::suspect:
+      if (cur.state == member_state::alive && u.incarnation >= cur.incarnation) {
+        set_state(m, member_state::suspect, u.incarnation, u.from);
+        emit(member_event::kind::suspect, m);
+        enqueue(u);
+      } else if (cur.state == member_state::suspect && u.incarnation > cur.incarnation) {
+        set_state(m, member_state::suspect, u.incarnation, u.from);
+        enqueue(u);
+      } else if (cur.state == member_state::suspect && u.incarnation == cur.incarnation && m.susp &&
+                 m.susp->confirmers.insert(u.from).second) {
+        enqueue(u);  // an independent confirmation: others should count it too
+      }
+      break;
+    case member_state::dead:
+      if (is_live(cur.state) && u.incarnation >= cur.incarnation) {
+        set_state(m, member_state::dead, u.incarnation, {});
+        emit(member_event::kind::dead, m);
+        enqueue(u);
+      } else if (cur.state == member_state::dead && u.incarnation > cur.incarnation) {
+        m.info.incarnation = u.incarnation;
+      }
+      break;
+    case member_state::left:
+      if (cur.state != member_state::left && u.incarnation >= cur.incarnation) {
+        set_state(m, member_state::left, u.incarnation, {});
+        emit(member_event::kind::left, m);
+        enqueue(u);
+      }
+      break;
+  }
+}
+
+// ----------------------------------------------------------------- packets
+
+void swim::on_packet(std::string_view from, std::span<const std::byte> data) {
+  auto p = decode_packet(data);
+  if (!p) {
+    ++stats_.bad_packets;
+    return;
+  }
+  ++stats_.packets_received;
+  handle(*p, from);
+}
+
+void swim::handle(const packet& p, std::string_view from) {
+  if (left_) return;
+  const std::uint64_t refuted_before = stats_.refutations;
+  stale_.clear();
+  for (const member_update& u : p.updates) apply(u);
+  if (p.sender != self_.key) {
+    auto it = members_.find(p.sender);
+    if (it == members_.end()) {
+      member_update hello;
+      hello.key = p.sender;
+      hello.address = p.sender_address;
+      apply(hello);
+    } else if (it->second.info.state == member_state::dead && stale_.empty()) {
+      // A member held dead is talking: tell it, so that it refutes.
+      stale_.push_back(update_of(it->second));
+    }
+  }
+  if (stats_.refutations != refuted_before) {
+    // Whoever told us we are suspect or dead hears the refutation at once,
+    // and so does the member that suspected us first.
+    const member_update mine = self_update();
+    if (p.kind != packet_kind::sync) {
+      packet g;
+      g.kind = packet_kind::gossip;
+      send_packet(from, g, &mine);
+    }
+    for (const member_update& u : p.updates) {
+      if (u.key != self_.key || u.from.empty() || u.from == p.sender.name) continue;
+      for (const auto& [key, m] : members_) {
+        if (key.name != u.from || !is_live(m.info.state)) continue;
+        packet g;
+        g.kind = packet_kind::gossip;
+        send_packet(m.info.address, g, &mine);
+      }
+    }
+  } else if (!stale_.empty() && p.kind != packet_kind::sync) {
+    packet g;
+    g.kind = packet_kind::gossip;
+    std::size_t used = 0;
+    for (const member_update& u : stale_) {
+      used += encoded_size(u);
+      if (used > cfg_.max_packet / 2) break;
+      g.updates.push_back(u);
+    }
+    send_packet(from, g);
+  }
+  switch (p.kind) {
+    case packet_kind::ping: {
+      if (p.target == self_.key) {
+        packet a;
+        a.kind = packet_kind::ack;
+        a.seq = p.seq;
+        send_packet(from, a);
+      } else if (p.target.name == self_.key.name) {
+        // A ping for an earlier life of this node: that life is over.
+        member_update over;
+        over.key = p.target;
+        over.address = self_.address;
+        over.state = member_state::dead;
+        over.incarnation = final_incarnation;
+        apply(over);
+      }
+      break;
+    }
+    case packet_kind::ping_req: {
+      const std::uint32_t seq = ++seq_;
+      relays_[seq] = relay{std::string(from), p.seq, clock_.now() + scaled(cfg_.probe_timeout)};
+      packet ping;
+      ping.kind = packet_kind::ping;
+      ping.seq = seq;
+      ping.target = p.target;
+      send_packet(p.target_address, ping);
+      break;
+    }
+    case packet_kind::ack: {
+      if (probe_ && p.seq == probe_->seq) {
+        probe_.reset();
+        health_down();
+      } else if (auto it = relays_.find(p.seq); it != relays_.end()) {
+        packet a;
+        a.kind = packet_kind::ack;
+        a.seq = it->second.requester_seq;
+        const std::string to = it->second.requester;
+        relays_.erase(it);
+        send_packet(to, a);
+      }
+      break;
+    }
+    case packet_kind::nack:
+      if (probe_ && p.seq == probe_->seq) ++probe_->nacks;
+      break;
+    case packet_kind::sync: {
+      packet r;
+      r.kind = packet_kind::sync_reply;
+      r.updates.push_back(self_update());
+      for (const auto& [key, m] : members_) r.updates.push_back(update_of(m));
+      send_packet(from, r);
+      break;
+    }
+    case packet_kind::sync_reply:
+    case packet_kind::gossip:
+      break;
+  }
+}
+
+// ----------------------------------------------------------------- timers
+
+void swim::start_probe() {
+  const time_point now = clock_.now();
+  next_probe_ = now + scaled(cfg_.probe_interval);
+  for (std::size_t tries = 0; tries < 2; ++tries) {
+    while (probe_next_ < probe_order_.size()) {
+      const member_key key = probe_order_[probe_next_++];
+      auto it = members_.find(key);
+      if (it == members_.end() || !is_live(it->second.info.state)) continue;
+      const member& m = it->second;
+      probe_ = probe{};
+      probe_->target = key;
+      probe_->address = m.info.address;
+      probe_->seq = ++seq_;
+      probe_->timeout_at = now + scaled(cfg_.probe_timeout);
+      probe_->end_at = next_probe_;
+      packet ping;
+      ping.kind = packet_kind::ping;
+      ping.seq = probe_->seq;
+      ping.target = key;
+      ++stats_.probes;
+      if (m.info.state == member_state::suspect) {
+        // The buddy rule: the accused hears of it first, and can refute.
+        const member_update accusation = update_of(m);
+        send_packet(m.info.address, ping, &accusation);
+      } else {
+        send_packet(m.info.address, ping);
+      }
+      return;
+    }
+    // A pass is over: shuffle the live members again.
+    probe_order_.clear();
+    for (const auto& [key, m] : members_)
+      if (is_live(m.info.state)) probe_order_.push_back(key);
+    for (std::size_t i = probe_order_.size(); i > 1; --i)
+      std::swap(probe_order_[i - 1], probe_order_[draw(i)]);
+    probe_next_ = 0;
+  }
+}
+
+void swim::advance_probe(time_point now) {
+  if (!probe_) return;
+  if (!probe_->indirect_sent && now >= probe_->timeout_at) {
+    probe_->indirect_sent = true;
+    const member_key target = probe_->target;
+    for (const member* helper : pick(cfg_.indirect_checks, &target, false)) {
+      if (helper->info.state != member_state::alive) continue;
+      packet req;
+      req.kind = packet_kind::ping_req;
+      req.seq = probe_->seq;
+      req.target = target;
+      req.target_address = probe_->address;
+      ++probe_->nacks_expected;
+      ++stats_.indirect_probes;
+      send_packet(helper->info.address, req);
+    }
+  }
+  if (now < probe_->end_at) return;
+  // No ack, direct or indirect, within the period.
+  if (probe_->nacks_expected == 0) {
+    health_up();
+  } else {
+    for (std::size_t i = probe_->nacks; i < probe_->nacks_expected; ++i) health_up();
+  }
+  auto it = members_.find(probe_->target);
+  probe_.reset();
+  if (it == members_.end()) return;
+  member& m = it->second;
+  if (m.info.state == member_state::alive) {
+    set_state(m, member_state::suspect, m.info.incarnation, self_.key.name);
+    emit(member_event::kind::suspect, m);
+    enqueue(update_of(m));
+  } else if (m.info.state == member_state::suspect && m.susp &&
+             m.susp->confirmers.insert(self_.key.name).second) {
+    // Already suspected by others: this failure confirms it independently.
+    enqueue(update_of(m));
+  }
+}
+
+void swim::gossip_round() {
+  if (queue_.empty()) return;
+  for (const member* m : pick(cfg_.gossip_fanout, nullptr, true)) {
+    if (queue_.empty()) break;
+    packet g;
+    g.kind = packet_kind::gossip;
+    send_packet(m->info.address, g);
+  }
+}
+
+void swim::reconnect_round() {
+  std::vector<const member*> dead;
+  for (const auto& [key, m] : members_)
+    if (m.info.state == member_state::dead) dead.push_back(&m);
+  if (!dead.empty()) {
+    // A small packet that tells it it is held dead: if it is alive, it
+    // refutes straight back, and its refutation spreads from here.
+    const member* m = dead[draw(dead.size())];
+    const member_update verdict = update_of(*m);
+    packet g;
+    g.kind = packet_kind::gossip;
+    send_packet(m->info.address, g, &verdict);
+  }
+  for (const std::string& seed : seeds_) {
+    if (seed == self_.address) continue;
+    const bool known = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
+      return is_live(kv.second.info.state) && kv.second.info.address == seed;
+    });
+    if (!known) sync_with(seed);
+  }
+}
+
+void swim::expire(time_point now) {
+  std::erase_if(members_, [&](const auto& kv) {
+    const member_info& i = kv.second.info;
+    return !is_live(i.state) && now - i.since > cfg_.dead_retention;
+  });
+}
+
+void swim::join(std::vector<std::string> seeds) {
+  seeds_ = std::move(seeds);
+  for (const std::string& seed : seeds_)
+    if (seed != self_.address) sync_with(seed);
+}
+
+void swim::leave() {
+  if (left_) return;
+  ++self_.incarnation;
+  self_.state = member_state::left;
+  self_.since = clock_.now();
+  left_ = true;
+  leave_rounds_ = 2;
+  queue_.clear();
+  probe_.reset();
+  next_gossip_ = clock_.now();
+  tick();
+}
+
+void swim::peer_lost(const member_key& key) {
+  if (left_) return;
+  auto it = members_.find(key);
+  if (it == members_.end()) return;
+  member& m = it->second;
+  if (m.info.state == member_state::alive) {
+    set_state(m, member_state::suspect, m.info.incarnation, self_.key.name);
+    emit(member_event::kind::suspect, m);
+  } else if (m.info.state != member_state::suspect || !m.susp ||
+             !m.susp->confirmers.insert(self_.key.name).second) {
+    return;
+  }
+  const member_update accusation = update_of(m);
+  enqueue(accusation);
+  packet g;
+  g.kind = packet_kind::gossip;
+  send_packet(m.info.address, g, &accusation);
+}
+
+void swim::tick() {
+  const time_point now = clock_.now();
+  if (left_) {
+    if (leave_rounds_ > 0 && now >= next_gossip_) {
+      --leave_rounds_;
+      next_gossip_ = now + cfg_.gossip_interval;
+      const member_update bye = self_update();
+      for (const auto& [key, m] : members_) {
+        if (!is_live(m.info.state)) continue;
+        packet g;
+        g.kind = packet_kind::gossip;
+        send_packet(m.info.address, g, &bye);
+      }
+    }
+    return;
+  }
+  advance_probe(now);
+  if (!probe_ && now >= next_probe_) start_probe();
+  for (auto it = relays_.begin(); it != relays_.end();) {
+    if (now < it->second.nack_at) {
+      ++it;
+      continue;
+    }
+    packet n;
+    n.kind = packet_kind::nack;
+    n.seq = it->second.requester_seq;
+    const std::string to = it->second.requester;
+    it = relays_.erase(it);
+    send_packet(to, n);
+  }
+  for (auto& [key, m] : members_) {
+    if (m.info.state != member_state::suspect || !m.susp) continue;
+    if (now - m.susp->start < suspicion_timeout(*m.susp)) continue;
+    set_state(m, member_state::dead, m.info.incarnation, {});
+    emit(member_event::kind::dead, m);
+    enqueue(update_of(m));
+  }
+  if (now >= next_gossip_) {
+    next_gossip_ = now + cfg_.gossip_interval;
+    gossip_round();
+  }
+  if (now >= next_sync_) {
+    // A full state grows with the cluster: sync less often as it grows, so
+    // that each member's load stays flat.
+    const double scale = std::max(1.0, static_cast<double>(live_count()) / 10.0);
+    next_sync_ = now + std::chrono::duration_cast<duration>(cfg_.sync_interval * scale);
+    auto peers = pick(1, nullptr, false);
+    if (!peers.empty()) sync_with(peers.front()->info.address);
+  }
+  if (now >= next_reconnect_) {
+    next_reconnect_ = now + cfg_.reconnect_interval;
+    reconnect_round();
+  }
+  expire(now);
+}
+
+}  // namespace troupe::cluster

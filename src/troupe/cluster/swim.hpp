@@ -1,0 +1,247 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "troupe/cluster/swim_messages.hpp"
+#include "troupe/core/clock.hpp"
+#include "troupe/core/random.hpp"
+
+namespace troupe::cluster {
+
+/// Tunes failure detection and gossip. Three profiles: lan() (the default),
+/// wan() and local() (one machine, tests). Every duration scales with the
+/// local health multiplier (Lifeguard): a member that itself loses packets
+/// probes more slowly instead of accusing others.
+struct swim_config {
+  /// A probe of one member (round-robin over a shuffled list) starts every
+  /// probe_interval ...
+  duration probe_interval = std::chrono::milliseconds(500);
+  /// ... and waits this long for the direct ack before asking others.
+  duration probe_timeout = std::chrono::milliseconds(200);
+  /// Members asked to ping the target when the direct ping gets no ack.
+  std::size_t indirect_checks = 3;
+  /// Suspicion lasts from min = suspicion_mult * max(1, log10(n)) *
+  /// probe_interval ...
+  double suspicion_mult = 3;
+  /// ... up to max = suspicion_max_mult * min, shrinking toward min as
+  /// independent suspicions of the same member arrive (up to
+  /// suspicion_confirmations of them, fewer in a cluster too small to have
+  /// that many other members).
+  double suspicion_max_mult = 4;
+  std::size_t suspicion_confirmations = 3;
+  /// Highest local health multiplier (probe interval and timeout grow up to
+  /// this factor while this member misses nacks or has to refute).
+  std::size_t max_health_multiplier = 8;
+  /// Gossip goes to gossip_fanout random members every gossip_interval.
+  duration gossip_interval = std::chrono::milliseconds(200);
+  std::size_t gossip_fanout = 3;
+  /// Dead members keep receiving gossip this long (so they learn and refute).
+  duration gossip_to_dead = std::chrono::seconds(30);
+  /// Each update is sent retransmit_mult * ceil(log10(n + 1)) times.
+  std::size_t retransmit_mult = 4;
+  /// A full-state exchange with one random member this often, times
+  /// max(1, n / 10) for n live members (a full state grows with n).
+  duration sync_interval = std::chrono::seconds(30);
+  /// This often, one member held dead (not left) is told so (if it lives,
+  /// it refutes), and every seed that is not a live member gets a full-state
+  /// exchange: partitions heal by themselves, however long they lasted.
+  duration reconnect_interval = std::chrono::seconds(1);
+  /// Dead and left members are forgotten after this long.
+  duration dead_retention = std::chrono::hours(1);
+  /// Largest packet built (updates beyond it wait for the next one).
+  std::size_t max_packet = 1400;
+
+  /// A LAN (the defaults): silent failure to dead at every member in about
+  /// 3 s at 10 members.
+  static swim_config lan() { return {}; }
+  /// A WAN: slower probes and longer suspicion.
+  static swim_config wan();
+  /// One machine or a test: fast probes.
+  static swim_config local();
+};
+
+/// One member as this member sees it.
+struct member_info {
+  member_key key;
+  std::string address;
+  member_state state = member_state::alive;
+  std::uint32_t incarnation = 0;
+  time_point since{};  ///< when it entered `state` (this member's clock)
+};
+
+/// A change in the member list.
+struct member_event {
+  enum class kind : std::uint8_t {
+    joined,   ///< a new member, alive
+    alive,    ///< a suspect or dead member refuted (or came back)
+    suspect,  ///< missed a probe
+    dead,     ///< declared failed
+    left,     ///< said goodbye
+  };
+  kind what = kind::joined;
+  member_info member;
+};
+
+/// Returns "joined", "alive", "suspect", "dead" or "left".
+[[nodiscard]] std::string_view to_string(member_event::kind k) noexcept;
+
+/// Counters for load figures and tests.
+struct swim_stats {
+  std::uint64_t packets_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t packets_received = 0;
+  std::uint64_t bad_packets = 0;  ///< did not decode
+  std::uint64_t probes = 0;
+  std::uint64_t indirect_probes = 0;
+  std::uint64_t refutations = 0;  ///< times this member refuted a suspicion of itself
+  std::uint64_t syncs = 0;        ///< full-state exchanges started
+};
+
+/// SWIM membership with Lifeguard's local health multiplier, dynamic
+/// suspicion timeout and buddy pings, without I/O: the owner feeds it
+/// packets and the time (tick()), and it sends through `send`. Incarnations
+/// follow SWIM (only a member raises its own, to refute); alive{i} beats
+/// suspect/dead{j} for i > j; suspect{i} beats alive{j} for i >= j; dead{i}
+/// beats alive and suspect for i >= j. A member held dead comes back when it
+/// refutes with a higher incarnation, which the reconnect loop provokes by
+/// sending dead members (and seeds) the full state: partitions heal by
+/// themselves.
+///
+/// Thread safety: none; one thread (or one lock) at a time.
+class swim {
+ public:
+  using send_fn = std::function<void(std::string_view to, std::span<const std::byte> data)>;
+  using event_fn = std::function<void(const member_event&)>;
+
+  /// Starts alive as `self` at `address`, alone. `send` carries packets
+  /// out; `on_event` hears every change (may be empty).
+  swim(member_key self, std::string address, swim_config config, clock& time, random_source& random,
+       send_fn send, event_fn on_event = {});
+
+  /// Contacts `seeds` (gossip addresses) with the full state, now and every
+  /// reconnect_interval while a seed is not the address of a live member.
+  void join(std::vector<std::string> seeds);
+  /// Handles one arrived packet (from its sender's address).
+  void on_packet(std::string_view from, std::span<const std::byte> data);
+  /// Runs what is due at clock.now(): probes, timeouts, suspicion, gossip,
+  /// syncs and reconnects. Call at least every tick_interval().
+  void tick();
+  /// Returns how often tick() should run.
+  [[nodiscard]] duration tick_interval() const noexcept;
+  /// Says goodbye: every live member is told this member left (twice, a
+  /// tick apart), and it stops probing.
+  void leave();
+  /// Says the transport saw `key`'s process go (its connection was reset or
+  /// refused while its host answers): it is suspected at once, and told so,
+  /// so that it refutes if it still lives. Every member that sees the reset
+  /// confirms the suspicion independently, which brings the timeout to its
+  /// minimum: a killed process on a live host is dead everywhere in about
+  /// that minimum.
+  void peer_lost(const member_key& key);
+
+  /// Returns every member known, this one included, in key order.
+  [[nodiscard]] std::vector<member_info> members() const;
+  /// Returns the state of `key`, if known.
+  [[nodiscard]] std::optional<member_info> find(const member_key& key) const;
+  /// Returns the number of alive or suspect members, this one included.
+  [[nodiscard]] std::size_t live_count() const noexcept;
+  [[nodiscard]] const member_key& self() const noexcept { return self_.key; }
+  [[nodiscard]] std::uint32_t incarnation() const noexcept { return self_.incarnation; }
+  /// Returns the local health multiplier in use (1 = healthy).
+  [[nodiscard]] std::size_t health_multiplier() const noexcept { return health_ + 1; }
+  [[nodiscard]] const swim_stats& stats() const noexcept { return stats_; }
+
+ private:
+  struct suspicion {
+    time_point start{};
+    duration min{};
+    duration max{};
+    std::size_t needed = 0;  // confirmations that bring the timeout to min
+    std::set<std::string> confirmers;
+  };
+  struct member {
+    member_info info;
+    std::optional<suspicion> susp;
+  };
+  struct probe {
+    member_key target;
+    std::string address;
+    std::uint32_t seq = 0;
+    time_point timeout_at{};  // send ping_reqs then
+    time_point end_at{};      // suspect then, unless acked
+    bool indirect_sent = false;
+    bool acked = false;
+    std::size_t nacks_expected = 0;
+    std::size_t nacks = 0;
+  };
+  struct relay {  // a ping_req being served for another member
+    std::string requester;
+    std::uint32_t requester_seq = 0;
+    time_point nack_at{};
+  };
+  struct queued_update {
+    member_update update;
+    std::size_t sent = 0;
+  };
+
+  void send_packet(std::string_view to, packet& p, const member_update* first = nullptr);
+  void fill_updates(packet& p, std::size_t budget, const member_update* first);
+  void enqueue(const member_update& u);
+  [[nodiscard]] member_update update_of(const member& m) const;
+  [[nodiscard]] member_update self_update() const;
+  void apply(const member_update& u);
+  void apply_about_self(const member_update& u);
+  void set_state(member& m, member_state s, std::uint32_t incarnation, const std::string& from);
+  void emit(member_event::kind k, const member& m);
+  void start_suspicion(member& m, const std::string& from);
+  [[nodiscard]] duration suspicion_timeout(const suspicion& s) const;
+  void handle(const packet& p, std::string_view from);
+  void start_probe();
+  void advance_probe(time_point now);
+  void gossip_round();
+  void sync_with(std::string_view address);
+  void reconnect_round();
+  void expire(time_point now);
+  [[nodiscard]] std::vector<const member*> pick(std::size_t n, const member_key* skip,
+                                                bool include_recent_dead);
+  [[nodiscard]] duration scaled(duration d) const;
+  void health_up();
+  void health_down();
+  [[nodiscard]] std::uint64_t draw(std::uint64_t bound);
+
+  member_info self_;
+  swim_config cfg_;
+  clock& clock_;
+  random_source& random_;
+  send_fn send_;
+  event_fn on_event_;
+  std::map<member_key, member> members_;  // without self
+  std::vector<member_key> probe_order_;
+  std::size_t probe_next_ = 0;
+  std::optional<probe> probe_;
+  std::map<std::uint32_t, relay> relays_;  // by the seq of our own ping to the target
+  std::vector<queued_update> queue_;
+  std::vector<member_update> stale_;  // newer news for the sender of the packet in hand
+  std::vector<std::string> seeds_;
+  std::uint32_t seq_ = 0;
+  std::size_t health_ = 0;
+  bool left_ = false;
+  int leave_rounds_ = 0;
+  time_point next_probe_{};
+  time_point next_gossip_{};
+  time_point next_sync_{};
+  time_point next_reconnect_{};
+  swim_stats stats_;
+  std::vector<std::byte> buf_;
+};
+
+}  // namespace troupe::cluster

@@ -1,0 +1,266 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "member_process.hpp"
+
+// The chaos test: cluster members in network namespaces of their own, on one
+// bridge (itself in a namespace, so nothing touches this machine's network),
+// made and removed by the test. Faults come from signals (kill -9, SIGSTOP /
+// SIGCONT) and from nft rules inside the members' namespaces (partitions,
+// random drop). It prints the measured figures as RESULT lines (env=netns).
+//
+// The quick run (in ./run test) uses 5 members and short faults; with
+// TROUPE_CHAOS_FULL=1 it uses 10 members, 30 s and 90 s 7/3 partitions and
+// 3 minutes at each drop rate (the figures in bench/RESULTS.md).
+
+namespace system_test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+int run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * (v.size() - 1) + 0.5))];
+}
+
+/// N namespaces joined by a bridge; member i is 10.79.0.(i+1).
+class bridged_hosts {
+ public:
+  explicit bridged_hosts(std::size_t n) : n_(n), tag_("tc" + std::to_string(getpid() % 100000)) {
+    ok_ = run("ip netns add " + sw()) == 0 &&
+          run("ip netns exec " + sw() + " ip link add br0 type bridge") == 0 &&
+          run("ip netns exec " + sw() + " ip link set br0 up") == 0;
+    for (std::size_t i = 0; ok_ && i < n; ++i) {
+      const std::string ns = host(i);
+      const std::string a = tag_ + "a" + std::to_string(i);  // in the member
+      const std::string b = tag_ + "b" + std::to_string(i);  // on the bridge
+      ok_ = run("ip netns add " + ns) == 0 &&
+            run("ip link add " + a + " type veth peer name " + b) == 0 &&
+            run("ip link set " + a + " netns " + ns) == 0 &&
+            run("ip link set " + b + " netns " + sw()) == 0 &&
+            run("ip netns exec " + sw() + " ip link set " + b + " master br0") == 0 &&
+            run("ip netns exec " + sw() + " ip link set " + b + " up") == 0 &&
+            run("ip netns exec " + ns + " ip addr add " + ip(i) + "/24 dev " + a) == 0 &&
+            run("ip netns exec " + ns + " ip link set " + a + " up") == 0 &&
+            run("ip netns exec " + ns + " ip link set lo up") == 0 &&
+            run("ip netns exec " + ns + " nft add table inet chaos") == 0 &&
+            run("ip netns exec " + ns +
+                " nft add chain inet chaos in '{ type filter hook input priority 0; }'") == 0 &&
+            run("ip netns exec " + ns +
+                " nft add chain inet chaos out '{ type filter hook output priority 0; }'") == 0;
+    }
+  }
+  ~bridged_hosts() {
+    for (std::size_t i = 0; i < n_; ++i) run("ip netns del " + host(i));
+    run("ip netns del " + sw());
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] std::string host(std::size_t i) const { return tag_ + "m" + std::to_string(i); }
+  [[nodiscard]] static std::string ip(std::size_t i) { return "10.79.0." + std::to_string(i + 1); }
+  [[nodiscard]] std::vector<std::string> exec(std::size_t i) const {
+    return {"ip", "netns", "exec", host(i)};
+  }
+  /// Drops, inside member i's namespace, everything to and from `others`.
+  void cut_off(std::size_t i, const std::vector<std::size_t>& others) {
+    std::string set;
+    for (std::size_t o : others) set += (set.empty() ? "" : ", ") + ip(o);
+    nft(i, "add rule inet chaos in ip saddr { " + set + " } drop");
+    nft(i, "add rule inet chaos out ip daddr { " + set + " } drop");
+  }
+  /// Drops `pct` percent of the packets arriving in member i's namespace.
+  void random_drop(std::size_t i, int pct) {
+    nft(i, "add rule inet chaos in numgen random mod 100 < " + std::to_string(pct) + " drop");
+  }
+  void clear(std::size_t i) {
+    nft(i, "flush chain inet chaos in");
+    nft(i, "flush chain inet chaos out");
+  }
+
+ private:
+  [[nodiscard]] std::string sw() const { return tag_ + "sw"; }
+  void nft(std::size_t i, const std::string& rule) {
+    EXPECT_EQ(run("ip netns exec " + host(i) + " nft '" + rule + "'"), 0) << rule;
+  }
+  std::size_t n_;
+  std::string tag_;
+  bool ok_ = false;
+};
+
+struct netns_cluster {
+  explicit netns_cluster(std::size_t n) : hosts(n) {
+    if (!hosts.ok()) return;
+    const std::string seed = bridged_hosts::ip(0) + ":7000";
+    for (std::size_t i = 0; i < n; ++i)
+      members.push_back(std::make_unique<member_process>(name(i), bridged_hosts::ip(i) + ":7000",
+                                                         i == 0 ? "" : seed, hosts.exec(i)));
+  }
+  ~netns_cluster() {
+    for (auto& m : members) m->kill_now();
+    if (::testing::Test::HasFailure())
+      for (std::size_t i = 0; i < members.size(); ++i)
+        std::printf("--- m%zu printed:\n%s", i, members[i]->transcript().c_str());
+  }
+  static std::string name(std::size_t i) { return "m" + std::to_string(i); }
+  bool joined(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        if (i != j && members[i]->wait_for("joined", name(j), 30s).empty()) return false;
+    return true;
+  }
+  /// Seconds from `t0` until every member in `observers` printed `event`
+  /// about `subject` (after `from_ms` on its own clock); -1 past `limit`.
+  double until_all(const std::vector<std::size_t>& observers, const std::string& event,
+                   std::size_t subject, clock_type::time_point t0, std::chrono::seconds limit) {
+    for (std::size_t i : observers) {
+      const auto deadline = t0 + limit;
+      while (members[i]->count(event, name(subject)) <= seen(i, event, subject)) {
+        if (clock_type::now() > deadline) return -1;
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+    return seconds_since(t0);
+  }
+  /// Remembers how many `event` lines about `subject` each member printed so
+  /// far, so that until_all() waits for a new one.
+  void mark(const std::string& event, std::size_t subject) {
+    marks.clear();
+    for (std::size_t i = 0; i < members.size(); ++i)
+      marks.push_back(members[i]->count(event, name(subject)));
+    mark_event = event;
+  }
+  std::size_t seen(std::size_t i, const std::string& event, std::size_t) {
+    return event == mark_event && i < marks.size() ? marks[i] : 0;
+  }
+  std::size_t dead_count(std::size_t n) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        if (i != j) total += members[i]->count("dead", name(j));
+    return total;
+  }
+
+  bridged_hosts hosts;
+  std::vector<std::unique_ptr<member_process>> members;
+  std::vector<std::size_t> marks;
+  std::string mark_event;
+};
+
+std::vector<std::size_t> all_but(std::size_t n, std::size_t skip) {
+  std::vector<std::size_t> v;
+  for (std::size_t i = 0; i < n; ++i)
+    if (i != skip) v.push_back(i);
+  return v;
+}
+
+TEST(cluster_netns, members_on_a_bridge_survive_kills_stops_partitions_and_loss) {
+  if (geteuid() != 0 || run("ip netns list") != 0 || run("nft --version") != 0)
+    GTEST_SKIP() << "needs root, iproute2 and nftables";
+  const bool full = std::getenv("TROUPE_CHAOS_FULL") != nullptr;
+  const std::size_t n = full ? 10 : 5;
+  const int repeats = full ? 5 : 2;
+  const auto drop_span = full ? std::chrono::seconds(180) : std::chrono::seconds(20);
+  netns_cluster c(n);
+  ASSERT_TRUE(c.hosts.ok()) << "could not make the namespaces";
+  ASSERT_TRUE(c.joined(n)) << "the members did not find each other";
+
+  // kill -9, host up: restart the member afterwards as a new life.
+  std::vector<double> kill_s;
+  for (int r = 0; r < repeats; ++r) {
+    const std::size_t victim = 1 + static_cast<std::size_t>(r) % (n - 1);
+    c.mark("dead", victim);
+    const auto t0 = clock_type::now();
+    c.members[victim]->kill_now();
+    const double s = c.until_all(all_but(n, victim), "dead", victim, t0, 20s);
+    ASSERT_GE(s, 0) << "kill -9 of m" << victim << " was not detected everywhere";
+    kill_s.push_back(s);
+    c.mark("joined", victim);  // before the restart: it may join within milliseconds
+    c.members[victim] = std::make_unique<member_process>(
+        netns_cluster::name(victim), bridged_hosts::ip(victim) + ":7000",
+        bridged_hosts::ip(0) + ":7000", c.hosts.exec(victim));
+    ASSERT_GE(c.until_all(all_but(n, victim), "joined", victim, clock_type::now(), 30s), 0);
+  }
+  std::printf(
+      "RESULT bench=swim_detect_kill impl=troupe env=netns nodes=%zu runs=%zu p50_s=%.2f "
+      "p99_s=%.2f\n",
+      n, kill_s.size(), quantile(kill_s, 0.5), quantile(kill_s, 0.99));
+
+  // SIGSTOP: a silent member; SIGCONT brings it back (it refutes).
+  std::vector<double> stop_s;
+  for (int r = 0; r < repeats; ++r) {
+    const std::size_t victim = 1 + static_cast<std::size_t>(r + 1) % (n - 1);
+    c.mark("dead", victim);
+    const auto t0 = clock_type::now();
+    c.members[victim]->signal(SIGSTOP);
+    const double s = c.until_all(all_but(n, victim), "dead", victim, t0, 30s);
+    c.mark("alive", victim);  // before SIGCONT: it may be back within milliseconds
+    c.members[victim]->signal(SIGCONT);
+    ASSERT_GE(s, 0) << "SIGSTOP of m" << victim << " was not detected everywhere";
+    stop_s.push_back(s);
+    ASSERT_GE(c.until_all(all_but(n, victim), "alive", victim, clock_type::now(), 30s), 0)
+        << "m" << victim << " did not come back after SIGCONT";
+  }
+  std::printf(
+      "RESULT bench=swim_detect_silent impl=troupe env=netns nodes=%zu runs=%zu "
+      "p50_s=%.2f p99_s=%.2f\n",
+      n, stop_s.size(), quantile(stop_s, 0.5), quantile(stop_s, 0.99));
+
+  // A partition (7/3 at 10 members), healed: time until each member of the
+  // small side is alive again at every member of the big one.
+  const std::size_t big = n * 7 / 10;
+  std::vector<std::size_t> side_a;
+  std::vector<std::size_t> side_b;
+  for (std::size_t i = 0; i < n; ++i) (i < big ? side_a : side_b).push_back(i);
+  for (auto span : full ? std::vector<std::chrono::seconds>{30s, 90s}
+                        : std::vector<std::chrono::seconds>{10s}) {
+    c.mark("dead", side_b.front());
+    for (std::size_t i : side_a) c.hosts.cut_off(i, side_b);
+    for (std::size_t i : side_b) c.hosts.cut_off(i, side_a);
+    std::this_thread::sleep_for(span);
+    ASSERT_GE(c.until_all(side_a, "dead", side_b.front(), clock_type::now(), 1s), 0)
+        << "the partition was not noticed";
+    c.mark("alive", side_b.front());  // before healing
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < n; ++i) c.hosts.clear(i);
+    const double s = c.until_all(side_a, "alive", side_b.front(), t0, 60s);
+    ASSERT_GE(s, 0) << "the sides did not merge after a " << span.count() << " s partition";
+    std::printf(
+        "RESULT bench=converge_after_heal impl=troupe env=netns nodes=%zu "
+        "partition_s=%lld view_s=%.2f\n",
+        n, static_cast<long long>(span.count()), s);
+    std::this_thread::sleep_for(5s);  // settle before the next fault
+  }
+
+  // Random drop on every member's input: false deaths over the span.
+  for (int pct : {10, 20}) {
+    const std::size_t before = c.dead_count(n);
+    for (std::size_t i = 0; i < n; ++i) c.hosts.random_drop(i, pct);
+    std::this_thread::sleep_for(drop_span);
+    for (std::size_t i = 0; i < n; ++i) c.hosts.clear(i);
+    const std::size_t false_deaths = c.dead_count(n) - before;
+    std::printf(
+        "RESULT bench=swim_false_deaths_%dpct impl=troupe env=netns nodes=%zu count=%zu "
+        "seconds=%lld\n",
+        pct, n, false_deaths, static_cast<long long>(drop_span.count()));
+    if (pct == 10) EXPECT_EQ(false_deaths, 0u) << "false deaths at 10% drop";
+    std::this_thread::sleep_for(5s);
+  }
+}
+
+}  // namespace
+}  // namespace system_test
