@@ -101,6 +101,7 @@ result<std::unique_ptr<membership>> membership::start(clock& time, random_source
   std::uint64_t generation = config.generation;
   while (generation == 0) generation = random.next();
   impl* raw = i.get();
+  duration every{};
   {
     std::lock_guard lock(i->mu_);
     i->engine_ = std::make_unique<swim>(
@@ -109,9 +110,16 @@ result<std::unique_ptr<membership>> membership::start(clock& time, random_source
           (void)raw->socket_->send_to(to, data);  // best effort, like the network
         },
         [raw](const member_event& e) { raw->queue_.emplace_back(++raw->last_seq_, e); });
-    i->ticker_ = ticker::start(time, i->engine_->tick_interval(), [weak] {
-      if (auto s = weak.lock()) s->tick();
-    });
+    every = i->engine_->tick_interval();
+  }
+  // Started outside the lock: a firing ticker holds its own lock and then
+  // takes the membership's.
+  ticker* t = ticker::start(time, every, [weak] {
+    if (auto s = weak.lock()) s->tick();
+  });
+  {
+    std::lock_guard lock(i->mu_);
+    i->ticker_ = t;
   }
   if (!config.seeds.empty()) {
     i->with_engine([&](swim& s) { s.join(config.seeds); });
