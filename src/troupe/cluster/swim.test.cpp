@@ -201,6 +201,28 @@ TEST(swim, packets_round_trip_and_reject_truncation) {
   }
 }
 
+TEST(swim, encoded_size_counts_what_encode_writes) {
+  for (std::uint64_t gen : {0ull, 127ull, 128ull, 1ull << 40, ~0ull}) {
+    for (std::uint32_t inc : {0u, 300u, ~0u}) {
+      member_update u{{std::string(gen % 200, 'n'), gen},
+                      std::string(inc % 150, 'a'),
+                      member_state::suspect,
+                      inc,
+                      std::string(130, 'f')};
+      packet with;
+      with.sender = {"s", 1};
+      with.updates.push_back(u);
+      packet without = with;
+      without.updates.clear();
+      std::vector<std::byte> a;
+      std::vector<std::byte> b;
+      encode(with, a);
+      encode(without, b);
+      EXPECT_EQ(encoded_size(u), a.size() - b.size()) << "generation " << gen << " inc " << inc;
+    }
+  }
+}
+
 TEST(swim, the_same_seed_replays_the_same_run) {
   auto run = [](std::uint64_t seed) {
     swim_sim sim(nodes(8, seed, 0.05));

@@ -83,10 +83,18 @@ void encode(const packet& p, std::vector<std::byte>& out) {
 }
 
 std::size_t encoded_size(const member_update& u) {
-  std::vector<std::byte> b;
-  codec::binary_writer w(b);
-  put(w, u);
-  return b.size();
+  // Counted, not encoded: it runs for every update offered to every packet.
+  const auto varint = [](std::uint64_t v) {
+    std::size_t n = 1;
+    while (v >= 0x80) {
+      v >>= 7;
+      ++n;
+    }
+    return n;
+  };
+  const auto string = [&](const std::string& s) { return varint(s.size()) + s.size(); };
+  return string(u.key.name) + varint(u.key.generation) + string(u.address) +
+         varint(static_cast<std::uint8_t>(u.state)) + varint(u.incarnation) + string(u.from);
 }
 
 result<packet> decode_packet(std::span<const std::byte> in) {
