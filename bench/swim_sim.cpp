@@ -8,8 +8,14 @@
 //   swim_false_deaths_10pct / _20pct
 //                        dead declarations about live members over 10
 //                        simulated minutes at 10% / 20% random packet loss
-//   converge_after_heal  a 7/3 partition of 30 s and of 90 s, healed: time
+//   swim_converge_after_heal
+//                        a 7/3 partition of 30 s and of 90 s, healed: time
 //                        until every member holds every member alive again
+//   converge_after_heal  the same with full nodes (troupe nodes, sessions,
+//                        replicated receptionists, 20 entries per node and
+//                        churn on both sides while apart): view_s, as above,
+//                        and registry_s, from one view to equal registry
+//                        digests at every member
 //   swim_load            packets and bytes sent per member per second in a
 //                        steady cluster
 //
@@ -25,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "troupe/cluster/testing/cluster_nodes.hpp"
 #include "troupe/cluster/testing/swim_sim.hpp"
 
 namespace {
@@ -117,9 +124,76 @@ void converge_after_heal(duration partition_for, std::size_t runs) {
       ++missed;
   }
   std::printf(
-      "RESULT bench=converge_after_heal impl=troupe env=sim nodes=10 partition_s=%.0f "
+      "RESULT bench=swim_converge_after_heal impl=troupe env=sim nodes=10 partition_s=%.0f "
       "runs=%zu view_s=%.2f view_p99_s=%.2f missed=%zu\n",
       seconds(partition_for), runs, quantile(t, 0.5), quantile(t, 0.99), missed);
+}
+
+// Full nodes: time from healing a 7/3 partition to one view, then to equal
+// registries.
+void converge_registries(duration partition_for, std::size_t runs) {
+  using troupe::cluster::testing::cluster_nodes;
+  using troupe::net::node_testing::counter;
+  std::vector<double> view, registry, from_heal;
+  std::size_t missed = 0;
+  for (std::size_t r = 0; r < runs; ++r) {
+    cluster_nodes c(10, 5000 + r);
+    std::vector<std::size_t> all(10);
+    for (std::size_t i = 0; i < 10; ++i) all[i] = i;
+    auto one_view = [&] {
+      for (std::size_t m = 0; m < 10; ++m)
+        if (!c.all_see(all, m, member_state::alive)) return false;
+      return true;
+    };
+    // 20 entries per node, on one reception key.
+    const troupe::reception_key<counter> key{"bench/counters"};
+    std::vector<std::vector<troupe::endpoint<counter>>> actors(10);
+    auto check_in = [&](std::size_t node, int n) {
+      auto a = c.systems[node]->spawn<counter>();
+      if (!a) return;
+      actors[node].push_back(*a);
+      (void)c.systems[node]->receptionist().check_in(
+          "bench/n" + std::to_string(node) + "/e" + std::to_string(n), *a, key);
+    };
+    for (std::size_t i = 0; i < 10; ++i)
+      for (int n = 0; n < 20; ++n) check_in(i, n);
+    if (!c.run_until([&] { return one_view() && c.same_registry(all); }, 60s)) {
+      ++missed;
+      continue;
+    }
+    c.net.partition({"c0", "c1", "c2", "c3", "c4", "c5", "c6"}, {"c7", "c8", "c9"});
+    c.rt.advance(partition_for / 2);
+    // Churn on both sides while apart: 5 entries out, 5 new ones in.
+    for (std::size_t i = 0; i < 10; ++i) {
+      for (int n = 0; n < 5; ++n)
+        (void)c.systems[i]->receptionist().check_out("bench/n" + std::to_string(i) + "/e" +
+                                                     std::to_string(n));
+      for (int n = 20; n < 25; ++n) check_in(i, n);
+    }
+    c.rt.advance(partition_for - partition_for / 2);
+    const time_point healed = c.rt.now();
+    c.net.heal();
+    if (!c.run_until(one_view, 120s)) {
+      ++missed;
+      continue;
+    }
+    const time_point viewed = c.rt.now();
+    if (!c.run_until([&] { return c.same_registry(all); }, 60s)) {
+      ++missed;
+      continue;
+    }
+    // Both are checked every 10 ms of simulated time: a registry already
+    // equal when the view becomes one counts 0.
+    view.push_back(seconds(viewed - healed));
+    registry.push_back(seconds(c.rt.now() - viewed));
+    from_heal.push_back(seconds(c.rt.now() - healed));
+  }
+  std::printf(
+      "RESULT bench=converge_after_heal impl=troupe env=sim nodes=10 partition_s=%.0f "
+      "runs=%zu view_s=%.2f view_p99_s=%.2f registry_s=%.2f registry_p99_s=%.2f "
+      "registry_from_heal_s=%.2f missed=%zu\n",
+      seconds(partition_for), runs, quantile(view, 0.5), quantile(view, 0.99),
+      quantile(registry, 0.5), quantile(registry, 0.99), quantile(from_heal, 0.5), missed);
 }
 
 // Packets and bytes per member per second, steady state.
@@ -141,6 +215,11 @@ void load(std::size_t nodes) {
 
 int main(int argc, char** argv) {
   const std::size_t runs = argc > 1 && std::atoi(argv[1]) > 0 ? std::atoi(argv[1]) : 60;
+  if (std::getenv("SWIM_CONVERGE_ONLY")) {
+    converge_registries(30s, runs);
+    converge_registries(90s, runs);
+    return 0;
+  }
   if (std::getenv("SWIM_LOAD_ONLY")) {
     load(10);
     load(100);
@@ -152,6 +231,8 @@ int main(int argc, char** argv) {
   false_deaths(10, 0.20, 600s, 1);
   converge_after_heal(30s, runs);
   converge_after_heal(90s, runs);
+  converge_registries(30s, std::max<std::size_t>(runs / 6, 5));
+  converge_registries(90s, std::max<std::size_t>(runs / 6, 5));
   load(10);
   detect(50, std::max<std::size_t>(runs / 4, 5), false);
   false_deaths(50, 0.10, 600s, 1);

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -39,10 +41,34 @@ double quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(q * (v.size() - 1) + 0.5))];
 }
 
+/// Deletes the namespaces a run that was killed left behind: "tc<pid>..."
+/// whose process no longer exists.
+void remove_stale_namespaces() {
+  FILE* list = popen("ip netns list 2>/dev/null", "r");
+  if (list == nullptr) return;
+  std::vector<std::string> stale;
+  char line[256];
+  for (int i = 0; i < 4096 && std::fgets(line, sizeof line, list) != nullptr; ++i) {
+    std::string name(line);
+    name = name.substr(0, name.find_first_of(" \n"));
+    if (name.size() < 3 || name.compare(0, 2, "tc") != 0) continue;
+    std::size_t end = 2;
+    while (end < name.size() && name[end] >= '0' && name[end] <= '9') ++end;
+    if (end == 2 || end - 2 > 9) continue;
+    const std::string rest = name.substr(end);
+    if (rest != "sw" && (rest.size() < 2 || rest[0] != 'm')) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name.substr(2, end - 2)));
+    if (pid != getpid() % 100000 && kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(name);
+  }
+  pclose(list);
+  for (const std::string& name : stale) run("ip netns del " + name);
+}
+
 /// N namespaces joined by a bridge; member i is 10.79.0.(i+1).
 class bridged_hosts {
  public:
   explicit bridged_hosts(std::size_t n) : n_(n), tag_("tc" + std::to_string(getpid() % 100000)) {
+    remove_stale_namespaces();
     ok_ = run("ip netns add " + sw()) == 0 &&
           run("ip netns exec " + sw() + " ip link add br0 type bridge") == 0 &&
           run("ip netns exec " + sw() + " ip link set br0 up") == 0;

@@ -1,8 +1,14 @@
 #include "troupe/cluster/cluster.hpp"
 
+#include <string>
 #include <utility>
 
 namespace troupe::cluster {
+
+namespace {
+// The reason a session to a member declared dead is dropped with.
+constexpr std::string_view dropped_dead = "declared dead by membership";
+}  // namespace
 
 result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& random, transport& net,
                                                 net::node& n, cluster_config config) {
@@ -17,6 +23,19 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
   auto m = membership::start(time, random, net, std::move(mc));
   if (!m) return m.error();
   std::unique_ptr<cluster> c(new cluster(n, std::move(*m)));
+  if (config.replicate_receptionist) {
+    auto on_conflict = std::move(config.on_label_conflict);
+    if (!on_conflict) {
+      net::node* nd = &n;
+      on_conflict = [nd](const reception_conflict& k) {
+        nd->log("receptionist: this node's entry " + k.label + " (version " +
+                std::to_string(k.loser.version) + ") lost its label to origin " +
+                std::to_string(k.winner.origin) + "'s; it stays hidden");
+      };
+    }
+    c->sync_ = reception_sync::start(time, n, n.local_system().receptionist(), config.anti_entropy,
+                                     std::move(on_conflict));
+  }
   // The subscription starts with every member joined so far.
   std::shared_ptr<gate> g = c->gate_;
   cluster* raw = c.get();
@@ -46,13 +65,20 @@ void cluster::on_member(const member_event& e) {
   switch (e.what) {
     case member_event::kind::joined:
     case member_event::kind::alive:
+      if (sync_) sync_->member_up(e.member.key.name, e.member.key.generation);
       // One end dials (the smaller name), so a pair does not race two
       // connections; the node keeps redialing while the member lives.
       if (node_.name() < e.member.key.name) (void)node_.connect(e.member.address);
       break;
     case member_event::kind::dead:
+      if (node_.name() < e.member.key.name) node_.disconnect(e.member.address);
+      // Its asks and watches end now, not at the session's heartbeat bound.
+      node_.drop(e.member.key.name, e.member.key.generation, dropped_dead);
+      if (sync_) sync_->member_gone(e.member.key.name, e.member.key.generation);
+      break;
     case member_event::kind::left:
       if (node_.name() < e.member.key.name) node_.disconnect(e.member.address);
+      if (sync_) sync_->member_gone(e.member.key.name, e.member.key.generation);
       break;
     case member_event::kind::suspect:
       break;
@@ -60,10 +86,18 @@ void cluster::on_member(const member_event& e) {
 }
 
 void cluster::on_node(const net::node_event& e) {
-  if (e.what != net::node_event::kind::disconnected || e.node.empty()) return;
-  // A goodbye, or our own close, is not a death; anything else may be.
+  if (e.node.empty()) return;
+  if (e.what == net::node_event::kind::authenticated) {
+    if (sync_) sync_->session_up(e.node, e.incarnation);
+    return;
+  }
+  if (e.what != net::node_event::kind::disconnected) return;
+  if (sync_) sync_->session_down(e.node, e.incarnation);
+  // A goodbye, our own close, or a drop for a death already known is not
+  // news; anything else may be a death.
   if (e.reason.find("goodbye") != std::string::npos ||
-      e.reason.find("this side") != std::string::npos)
+      e.reason.find("this side") != std::string::npos ||
+      e.reason.find(dropped_dead) != std::string::npos)
     return;
   members_->peer_lost(member_key{e.node, e.incarnation});
 }
@@ -83,6 +117,7 @@ void cluster::stop() noexcept {
   }
   node_.unsubscribe(node_sub_);
   members_->unsubscribe(member_sub_);
+  if (sync_) sync_->stop();
   members_->stop();
 }
 

@@ -1,12 +1,15 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "troupe/cluster/membership.hpp"
+#include "troupe/cluster/reception_sync.hpp"
 #include "troupe/net/node.hpp"
 
 namespace troupe::cluster {
@@ -18,6 +21,17 @@ struct cluster_config {
   std::vector<std::string> seeds;
   /// Failure detection and gossip tuning.
   swim_config swim = swim_config::lan();
+  /// Replicates the node's receptionist to every member and theirs here
+  /// (see reception_sync): lookups, listings and keys span the cluster.
+  bool replicate_receptionist = true;
+  /// How often each member asks every peer for its entries anyway, which
+  /// repairs what a refused send left behind.
+  duration anti_entropy = std::chrono::seconds(5);
+  /// Hears of every entry of this node that loses its label to another
+  /// node's by the conflict rule (the lowest stamp, origin first, wins on
+  /// every node). Runs on a node thread; keep it short. Default: a line in
+  /// the node's log.
+  std::function<void(const reception_conflict&)> on_label_conflict;
 };
 
 /// Makes a node a cluster member: membership (SWIM) runs beside the node on
@@ -28,9 +42,12 @@ struct cluster_config {
 ///   member with the smaller name dials, and redials while the other
 ///   lives): a node that joined through one seed can reach every actor on
 ///   every node;
-/// - a member declared dead or gone is no longer redialed; its session, if
-///   still open, ends by the node's own heartbeat bound, and then pending
-///   asks to it end with node_down and remote watches of its actors fire;
+/// - a member declared dead is no longer redialed and its session ends at
+///   once: pending asks to it end with node_down and remote watches of its
+///   actors fire, once each (a member that left closes its own sessions);
+/// - the receptionists replicate (reception_sync): an entry checked in on
+///   any member is found on every member, and the entries of a member that
+///   is declared dead or leaves disappear everywhere;
 /// - a session that ends without the peer's goodbye (its process died, its
 ///   connection was reset) tells membership at once (swim::peer_lost), which
 ///   brings detection of a killed process down to the minimum suspicion.
@@ -51,6 +68,10 @@ class cluster {
 
   /// The membership: members, events, stats.
   [[nodiscard]] membership& members() noexcept { return *members_; }
+  /// The receptionist's replication counters (all zero when it is off).
+  [[nodiscard]] reception_sync_stats reception_stats() const {
+    return sync_ ? sync_->stats() : reception_sync_stats{};
+  }
   /// Leaves the cluster (others see `left`, not `dead`) and stops joining
   /// sessions.
   void leave();
@@ -64,6 +85,7 @@ class cluster {
 
   net::node& node_;
   std::unique_ptr<membership> members_;
+  std::unique_ptr<reception_sync> sync_;
   std::uint64_t member_sub_ = 0;
   std::uint64_t node_sub_ = 0;
   // Counts the callbacks inside this object; stop() closes it and waits for

@@ -7,9 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "troupe/net/testing/two_nodes.hpp"
-#include "troupe/sim/network.hpp"
-#include "troupe/sim/runtime.hpp"
+#include "troupe/cluster/testing/cluster_nodes.hpp"
 
 // Nodes that are cluster members: sessions join by themselves, a dead member
 // loses its session, and a reset tells membership at once.
@@ -20,58 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using net::node_testing::counter;
 using net::node_testing::echo;
-
-struct cluster_nodes {
-  explicit cluster_nodes(std::size_t n, std::uint64_t seed = 1) : rt(seed), net(rt) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::string name = "c" + std::to_string(i);
-      systems.push_back(std::make_unique<system>(rt.config()));
-      net::node_config cfg;
-      cfg.name = name;
-      cfg.listen = name + ":7000";
-      cfg.cookie = "cluster-secret";
-      cfg.log = [](std::string_view) {};
-      hosts.push_back(net.host(name));
-      auto nd =
-          net::node::start(*systems.back(), cfg, net::node_testing::test_types(), hosts.back());
-      EXPECT_TRUE(nd) << nd.error().message();
-      nodes.push_back(std::move(*nd));
-      cluster_config cc;
-      if (i != 0) cc.seeds = {"c0:7000"};
-      auto c = cluster::start(rt.clock(), rt.random(), *hosts.back(), *nodes.back(), cc);
-      EXPECT_TRUE(c) << c.error().message();
-      clusters.push_back(std::move(*c));
-    }
-  }
-  ~cluster_nodes() {
-    for (auto& c : clusters)
-      if (c) c->stop();
-    for (auto& n : nodes)
-      if (n) n->stop();
-    for (auto& s : systems) s->shutdown(1s);
-  }
-  template <class Pred>
-  bool run_until(Pred p, duration limit) {
-    const time_point end = rt.now() + limit;
-    while (!p()) {
-      if (rt.now() >= end) return false;
-      rt.advance(10ms);
-    }
-    return true;
-  }
-  bool full_mesh(const std::vector<std::size_t>& who) {
-    for (std::size_t i : who)
-      if (nodes[i]->peers().size() != who.size() - 1) return false;
-    return true;
-  }
-
-  sim::runtime rt;
-  sim::network net;
-  std::vector<std::unique_ptr<system>> systems;
-  std::vector<std::shared_ptr<transport>> hosts;
-  std::vector<std::unique_ptr<net::node>> nodes;
-  std::vector<std::unique_ptr<cluster>> clusters;
-};
+using testing::cluster_nodes;
 
 TEST(cluster, a_node_that_joined_through_one_seed_reaches_actors_on_every_node) {
   cluster_nodes c(4);

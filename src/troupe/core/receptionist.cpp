@@ -92,6 +92,7 @@ result<entry_stamp> receptionist::check_in_handle(std::string_view label,
     }
   }
   if (!kept) actor->remove_watch(token);  // checked out meanwhile
+  local_changed();
   return stamp;
 }
 
@@ -124,43 +125,146 @@ bool receptionist::retire(std::string_view label,
     apply_locked(op);
   }
   if (watch != 0) actor->remove_watch(watch);
+  local_changed();
   return true;
+}
+
+void receptionist::local_changed() noexcept {
+  std::shared_ptr<const std::function<void()>> fn;
+  {
+    std::lock_guard lock(mu_);
+    fn = on_local_change_;
+  }
+  if (!fn) return;
+  try {
+    (*fn)();
+  } catch (...) {  // the replication hook may not disturb a check-in
+  }
+}
+
+void receptionist::report_conflicts() noexcept {
+  std::vector<reception_conflict> found;
+  std::shared_ptr<const std::function<void(const reception_conflict&)>> fn;
+  {
+    std::lock_guard lock(mu_);
+    found.swap(conflicts_);
+    fn = on_conflict_;
+  }
+  if (!fn) return;
+  for (const reception_conflict& c : found) {
+    try {
+      (*fn)(c);
+    } catch (...) {
+    }
+  }
 }
 
 // ---- applying ops ---------------------------------------------------------------
 
-apply_status receptionist::apply(const reception_op& op) {
-  if (op.stamp.origin == local_origin || op.stamp.version == 0) return apply_status::refused;
+apply_status receptionist::check_remote(const reception_op& op, origin_id origin) const {
+  if (origin == local_origin || op.stamp.origin != origin || op.stamp.version == 0)
+    return apply_status::refused;
   if (op.what == reception_op::kind::add) {
     if (!op.actor || !validate_label(op.label)) return apply_status::refused;
     if (!op.key.empty() && !validate_label(op.key)) return apply_status::refused;
+    if (op.type.name.empty() || op.type.name.size() > max_name_length) return apply_status::refused;
   }
-  std::lock_guard lock(mu_);
-  std::uint64_t& seen = applied_[op.stamp.origin];
-  if (op.stamp.version <= seen) return apply_status::duplicate;
-  if (op.stamp.version != seen + 1) {
-    if (seen == 0) applied_.erase(op.stamp.origin);
-    return apply_status::gap;
-  }
-  apply_locked(op);
-  seen = op.stamp.version;
   return apply_status::applied;
 }
 
+reception_op receptionist::intern(const reception_op& op) {
+  reception_op out = op;
+  if (op.what == reception_op::kind::add) {
+    auto it = type_names_.find(op.type.name);
+    if (it == type_names_.end()) it = type_names_.emplace(op.type.name).first;
+    out.type = actor_type{nullptr, *it};
+  }
+  return out;
+}
+
+apply_status receptionist::apply(const reception_op& op) {
+  if (check_remote(op, op.stamp.origin) != apply_status::applied) return apply_status::refused;
+  {
+    std::lock_guard lock(mu_);
+    if (op.stamp.origin == self_) return apply_status::refused;
+    std::uint64_t& seen = applied_[op.stamp.origin];
+    if (op.stamp.version <= seen) return apply_status::duplicate;
+    if (op.stamp.version != seen + 1) {
+      if (seen == 0) applied_.erase(op.stamp.origin);
+      return apply_status::gap;
+    }
+    apply_locked(intern(op));
+    seen = op.stamp.version;
+  }
+  report_conflicts();
+  return apply_status::applied;
+}
+
+apply_status receptionist::apply_changes(const reception_changes& c) {
+  if (c.origin == local_origin || c.top < c.base) return apply_status::refused;
+  for (const reception_op& op : c.ops) {
+    if (check_remote(op, c.origin) != apply_status::applied || op.stamp.version > c.top)
+      return apply_status::refused;
+  }
+  apply_status status = apply_status::applied;
+  {
+    std::lock_guard lock(mu_);
+    if (c.origin == self_) return apply_status::refused;
+    auto found = applied_.find(c.origin);
+    const std::uint64_t seen = found == applied_.end() ? 0 : found->second;
+    if (c.reset) {
+      if (found != applied_.end() && c.top < seen) return apply_status::duplicate;
+      // Drop what the origin no longer has, then add what is missing.
+      std::set<std::uint64_t> kept;
+      for (const reception_op& op : c.ops)
+        if (op.what == reception_op::kind::add) kept.insert(op.stamp.version);
+      for (auto it = labels_.begin(); it != labels_.end();) {
+        candidates& cs = it->second;
+        for (std::size_t i = cs.size(); i-- > 0;) {
+          if (cs[i].stamp.origin == c.origin && kept.count(cs[i].stamp.version) == 0)
+            erase_locked(it->first, cs, i);
+        }
+        it = cs.empty() ? labels_.erase(it) : std::next(it);
+      }
+      for (const reception_op& op : c.ops)
+        if (op.what == reception_op::kind::add) apply_locked(intern(op));
+      applied_[c.origin] = c.top;
+    } else {
+      if (seen < c.base) return apply_status::gap;
+      if (c.top <= seen) return apply_status::duplicate;
+      // Only what is newer than what this node has: an older batch that
+      // arrives late must not bring back an entry removed since.
+      for (const reception_op& op : c.ops)
+        if (op.stamp.version > seen) apply_locked(intern(op));
+      applied_[c.origin] = c.top;
+    }
+  }
+  report_conflicts();
+  return status;
+}
+
 void receptionist::apply_locked(const reception_op& op) {
+  const bool mine = op.stamp.origin == local_origin;
   switch (op.what) {
     case reception_op::kind::add: {
       auto it = labels_.find(op.label);
       if (it == labels_.end()) it = labels_.emplace(op.label, candidates{}).first;
       candidates& cs = it->second;
       candidate c{op.key, op.type, op.vis, op.stamp, op.actor, 0};
-      auto pos = std::lower_bound(cs.begin(), cs.end(), c.stamp,
-                                  [](const candidate& x, entry_stamp s) { return x.stamp < s; });
+      const entry_stamp r = rank(c.stamp);
+      auto pos =
+          std::lower_bound(cs.begin(), cs.end(), r,
+                           [this](const candidate& x, entry_stamp s) { return rank(x.stamp) < s; });
       if (pos != cs.end() && pos->stamp == c.stamp) return;  // the same entry again
       const bool first = pos == cs.begin();
-      if (first && !cs.empty()) hide(it->first, cs.front());  // shadowed by a lower stamp
+      if (first && !cs.empty()) {
+        hide(it->first, cs.front());  // shadowed by a lower stamp
+        if (cs.front().stamp.origin == local_origin && !mine)
+          conflicts_.push_back(reception_conflict{it->first, rank(cs.front().stamp), r});
+      }
       pos = cs.insert(pos, std::move(c));
       if (first) show(it->first, *pos);
+      if (mine && op.vis != visibility::private_) local_live_[op.stamp.version] = op.label;
       return;
     }
     case reception_op::kind::remove: {
@@ -169,6 +273,14 @@ void receptionist::apply_locked(const reception_op& op) {
       candidates& cs = it->second;
       for (std::size_t i = 0; i < cs.size(); ++i) {
         if (cs[i].stamp == entry_stamp{op.stamp.origin, op.removes}) {
+          if (mine && cs[i].vis != visibility::private_) {
+            local_live_.erase(op.removes);
+            tombstones_.push_back(tombstone{op.stamp.version, op.label, op.removes});
+            if (tombstones_.size() > max_tombstones) {
+              horizon_ = tombstones_.front().version;
+              tombstones_.pop_front();
+            }
+          }
           erase_locked(it->first, cs, i);
           break;
         }
@@ -234,6 +346,136 @@ std::size_t receptionist::drop_origin(origin_id origin) {
   }
   applied_.erase(origin);
   return dropped;
+}
+
+void receptionist::set_origin(origin_id self) {
+  {
+    std::lock_guard lock(mu_);
+    self_ = self;
+    // Re-rank the labels that have several candidates.
+    for (auto& [label, cs] : labels_) {
+      if (cs.size() < 2) continue;
+      const candidate before = cs.front();
+      std::stable_sort(cs.begin(), cs.end(), [this](const candidate& a, const candidate& b) {
+        return rank(a.stamp) < rank(b.stamp);
+      });
+      if (cs.front().stamp == before.stamp) continue;
+      hide(label, before);
+      show(label, cs.front());
+      if (before.stamp.origin == local_origin)
+        conflicts_.push_back(reception_conflict{label, rank(before.stamp), rank(cs.front().stamp)});
+    }
+  }
+  report_conflicts();
+}
+
+origin_id receptionist::origin() const {
+  std::lock_guard lock(mu_);
+  return self_;
+}
+
+reception_changes receptionist::local_changes(std::uint64_t since) const {
+  std::lock_guard lock(mu_);
+  reception_changes out;
+  out.origin = self_;
+  out.top = version_;
+  const bool whole = since == 0 || since < horizon_ || since > version_;
+  out.reset = whole;
+  out.base = whole ? 0 : since;
+  const std::uint64_t from = out.base;
+  std::vector<reception_op> adds;
+  for (auto it = local_live_.upper_bound(from); it != local_live_.end(); ++it) {
+    auto l = labels_.find(it->second);
+    if (l == labels_.end()) continue;
+    for (const candidate& c : l->second) {
+      if (c.stamp != entry_stamp{local_origin, it->first}) continue;
+      reception_op op;
+      op.what = reception_op::kind::add;
+      op.stamp = entry_stamp{self_, it->first};
+      op.label = l->first;
+      op.key = c.key;
+      op.type = c.type;
+      op.vis = c.vis;
+      op.actor = c.actor;
+      adds.push_back(std::move(op));
+    }
+  }
+  std::vector<reception_op> removes;
+  if (!whole) {
+    auto t = std::upper_bound(tombstones_.begin(), tombstones_.end(), from,
+                              [](std::uint64_t v, const tombstone& x) { return v < x.version; });
+    for (; t != tombstones_.end(); ++t) {
+      reception_op op;
+      op.what = reception_op::kind::remove;
+      op.stamp = entry_stamp{self_, t->version};
+      op.label = t->label;
+      op.removes = t->removes;
+      removes.push_back(std::move(op));
+    }
+  }
+  out.ops.reserve(adds.size() + removes.size());
+  std::merge(std::make_move_iterator(adds.begin()), std::make_move_iterator(adds.end()),
+             std::make_move_iterator(removes.begin()), std::make_move_iterator(removes.end()),
+             std::back_inserter(out.ops), [](const reception_op& a, const reception_op& b) {
+               return a.stamp.version < b.stamp.version;
+             });
+  return out;
+}
+
+namespace {
+
+// FNV-1a, 64 bits: the same on every node and platform.
+struct fnv64 {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  void bytes(std::string_view s) {
+    for (char c : s) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 0x100000001b3ULL;
+    }
+    h ^= 0xff;  // ends the field, so ("ab","c") and ("a","bc") differ
+    h *= 0x100000001b3ULL;
+  }
+  void number(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (v >> (8 * i)) & 0xff;
+      h *= 0x100000001b3ULL;
+    }
+  }
+};
+
+}  // namespace
+
+std::uint64_t receptionist::digest() const {
+  std::lock_guard lock(mu_);
+  fnv64 f;
+  for (const auto& [label, cs] : labels_) {
+    for (const candidate& c : cs) {
+      if (c.vis == visibility::private_) continue;
+      const entry_stamp r = rank(c.stamp);
+      f.bytes(label);
+      f.bytes(c.key);
+      f.bytes(c.type.name);
+      f.number(static_cast<std::uint64_t>(c.vis));
+      f.number(r.origin);
+      f.number(r.version);
+      break;  // the first that may leave: what other nodes show
+    }
+  }
+  return f.h;
+}
+
+void receptionist::on_local_change(std::function<void()> fn) {
+  std::shared_ptr<const std::function<void()>> h;
+  if (fn) h = std::make_shared<const std::function<void()>>(std::move(fn));
+  std::lock_guard lock(mu_);
+  on_local_change_ = std::move(h);
+}
+
+void receptionist::on_conflict(std::function<void(const reception_conflict&)> fn) {
+  std::shared_ptr<const std::function<void(const reception_conflict&)>> h;
+  if (fn) h = std::make_shared<const std::function<void(const reception_conflict&)>>(std::move(fn));
+  std::lock_guard lock(mu_);
+  on_conflict_ = std::move(h);
 }
 
 // ---- reading ---------------------------------------------------------------------
@@ -353,6 +595,10 @@ void receptionist::clear() noexcept {
     sinks.swap(sinks_);
     by_key_.clear();
     applied_.clear();
+    local_live_.clear();
+    tombstones_.clear();
+    on_local_change_.reset();
+    on_conflict_.reset();
   }
   for (auto& [label, cs] : labels)
     for (candidate& c : cs)

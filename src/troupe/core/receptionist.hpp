@@ -2,8 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -53,6 +55,31 @@ enum class apply_status : std::uint8_t {
   duplicate,  ///< its origin's version already includes it: ignored
   gap,        ///< an earlier op of its origin is missing: ignored (sync first)
   refused,    ///< malformed, or claims to come from this node: ignored
+};
+
+/// A run of one origin's changes, as the cluster layer carries them between
+/// nodes: everything the origin changed after version `base`, bringing a
+/// receiver that has `base` up to `top`. The ops are what is left of those
+/// changes now (an entry added and removed again since `base` appears only
+/// as its removal), in version order.
+struct reception_changes {
+  origin_id origin = local_origin;
+  std::uint64_t base = 0;
+  std::uint64_t top = 0;
+  /// The ops are the origin's whole state at `top`: a receiver drops the
+  /// origin's entries that are not among them (sent when the origin no
+  /// longer keeps the removals a receiver is missing).
+  bool reset = false;
+  std::vector<reception_op> ops;
+};
+
+/// An entry of this node that lost its label to another node's entry by
+/// the conflict rule: it stays checked in, hidden, and becomes visible again
+/// if the winner goes.
+struct reception_conflict {
+  std::string label;
+  entry_stamp loser;   ///< this node's entry (with this node's origin)
+  entry_stamp winner;  ///< the entry every node now shows
 };
 
 /// Murmer's receptionist: actors check in under path-like labels
@@ -172,6 +199,39 @@ class receptionist {
   /// version; returns the number of entries removed. Not for local_origin.
   std::size_t drop_origin(origin_id origin);
 
+  /// Sets the origin id this node's entries have on other nodes (the cluster
+  /// layer's id of this node's life). Entries made here rank by it against
+  /// other nodes' entries, so every node picks the same visible entry.
+  void set_origin(origin_id self);
+  /// Returns the id set by set_origin() (local_origin until then).
+  [[nodiscard]] origin_id origin() const;
+  /// Returns this node's changes since version `since` for another node
+  /// (stamped with origin()): private entries never appear. When the
+  /// removals after `since` are no longer kept (at most max_tombstones are),
+  /// or `since` is ahead of this node, the whole state with reset set.
+  [[nodiscard]] reception_changes local_changes(std::uint64_t since) const;
+  /// Applies another node's changes: `applied` when they took effect (or
+  /// the part of them that was new), `duplicate` when nothing in them was
+  /// new, `gap` when the receiver lacks changes before `base` (send the
+  /// origin this node's version of it, see versions(), to get them),
+  /// `refused` for a malformed batch or one that claims this node's origin.
+  apply_status apply_changes(const reception_changes& changes);
+  /// Returns a hash of the visible entries that may leave this node (label,
+  /// key, type name, visibility, stamp with this node's entries under
+  /// origin()): equal on two nodes that show the same entries.
+  [[nodiscard]] std::uint64_t digest() const;
+  /// Calls `fn` after every change made on this node (a check-in or a
+  /// check-out), outside the receptionist's lock, on the thread that made
+  /// it. One function; an empty one clears it.
+  void on_local_change(std::function<void()> fn);
+  /// Calls `fn` when an entry of this node loses its label to another
+  /// node's (see reception_conflict), outside the lock, on the thread that
+  /// applied the other's change. One function; an empty one clears it.
+  void on_conflict(std::function<void(const reception_conflict&)> fn);
+
+  /// The removals of this node's entries kept for local_changes().
+  static constexpr std::size_t max_tombstones = 4096;
+
   // ---- untyped cores of the templates above ----
 
   result<entry_stamp> check_in_handle(std::string_view label, ref_ptr<actor_handle> actor,
@@ -212,8 +272,23 @@ class receptionist {
   // Candidates of one label, sorted by stamp: front() is the visible one.
   using candidates = std::vector<candidate>;
 
+  struct tombstone {
+    std::uint64_t version = 0;
+    std::string label;
+    std::uint64_t removes = 0;
+  };
+
   bool retire(std::string_view label, const std::optional<entry_stamp>& stamp) noexcept;
+  // The rank of a stamp in the conflict rule: this node's entries as origin().
+  [[nodiscard]] entry_stamp rank(entry_stamp s) const noexcept {
+    if (s.origin == local_origin) s.origin = self_;
+    return s;
+  }
+  apply_status check_remote(const reception_op& op, origin_id origin) const;
+  reception_op intern(const reception_op& op);
   void apply_locked(const reception_op& op);
+  void local_changed() noexcept;
+  void report_conflicts() noexcept;
   void erase_locked(const std::string& label, candidates& cs, std::size_t i);
   void show(const std::string& label, const candidate& c);
   void hide(const std::string& label, const candidate& c);
@@ -229,6 +304,17 @@ class receptionist {
   std::map<origin_id, std::uint64_t> applied_;  // remote origins
   std::uint64_t version_ = 0;                   // this node's
   std::uint64_t next_sink_ = 1;
+  origin_id self_ = local_origin;
+  // This node's entries that may leave it, by version; and the removals of
+  // such entries, oldest first. `horizon_`: the newest removal dropped.
+  std::map<std::uint64_t, std::string> local_live_;
+  std::deque<tombstone> tombstones_;
+  std::uint64_t horizon_ = 0;
+  // Names of remote entries' types (their actor_type views point here).
+  std::set<std::string, std::less<>> type_names_;
+  std::vector<reception_conflict> conflicts_;  // to report once unlocked
+  std::shared_ptr<const std::function<void()>> on_local_change_;
+  std::shared_ptr<const std::function<void(const reception_conflict&)>> on_conflict_;
 };
 
 }  // namespace troupe

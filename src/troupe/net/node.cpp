@@ -413,10 +413,23 @@ std::uint64_t node::subscribe(std::function<void(const node_event&)> fn) {
 }
 void node::unsubscribe(std::uint64_t id) { impl_->unsubscribe(id); }
 
+result<void> node::set_channel(std::uint8_t ch, channel_handler fn) {
+  return impl_->set_channel(ch, std::move(fn));
+}
+result<void> node::send_channel(std::string_view peer, std::uint64_t incarnation, std::uint8_t ch,
+                                std::span<const std::byte> body) {
+  return impl_->send_channel(peer, incarnation, ch, body);
+}
+bool node::drop(std::string_view peer, std::uint64_t incarnation, std::string_view reason) {
+  return impl_->drop(peer, incarnation, reason);
+}
+
 const codec::endpoint_resolver& node::resolver() const noexcept { return *impl_; }
 node_stats node::stats() const { return impl_->stats(); }
 
 system_core& node::sys_core() const noexcept { return impl_->sys().core(); }
+troupe::system& node::local_system() const noexcept { return impl_->sys(); }
+void node::log(std::string_view line) const { impl_->log(line); }
 
 void node::arm(troupe::detail::reply_base& st, std::optional<duration> timeout) {
   system_core& core = sys_core();

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -150,6 +151,8 @@ class node {
   /// other nodes end with node_down. Later calls do nothing.
   void stop();
 
+  /// Returns the system this node makes reachable.
+  [[nodiscard]] troupe::system& local_system() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept;
   [[nodiscard]] std::uint64_t incarnation() const noexcept;
   /// Returns the address the node listens on (empty when it does not).
@@ -213,10 +216,42 @@ class node {
   }
   void unsubscribe(std::uint64_t id);
 
+  // ---- channels: ordered bytes between nodes for the layers above ----
+
+  /// Receives the body of a channel frame: the sending peer's name and
+  /// incarnation, and the bytes. Runs on the thread that read the frame.
+  using channel_handler = std::function<void(const std::string& peer, std::uint64_t incarnation,
+                                             std::span<const std::byte> body)>;
+  /// The highest channel number.
+  static constexpr std::uint8_t max_channel = 15;
+  /// Sets the handler of channel `ch` (1 to max_channel); an empty function
+  /// clears it (frames on a channel without a handler are counted as
+  /// undeliverable). A handler that is being replaced may still be running
+  /// on another thread when this returns. Fails with invalid_argument for a
+  /// channel out of range.
+  result<void> set_channel(std::uint8_t ch, channel_handler fn);
+  /// Sends `body` on channel `ch` over the session to `peer`, in order with
+  /// everything else sent on that session. When `incarnation` is not 0 the
+  /// session must be with that life of the peer. Fails with node_down (no
+  /// such session), mailbox_full (too many bytes queued for the peer) or
+  /// invalid_argument (channel out of range, or a body larger than
+  /// max_message_size).
+  result<void> send_channel(std::string_view peer, std::uint64_t incarnation, std::uint8_t ch,
+                            std::span<const std::byte> body);
+  /// Ends the session to `peer` now (only if it is with life `incarnation`,
+  /// when that is not 0), as if it had timed out: pending asks to it end
+  /// with node_down and watches of its actors fire, once each. A node
+  /// dialed with connect() is redialed unless disconnect() was called.
+  /// Returns false when there was no such session.
+  bool drop(std::string_view peer, std::uint64_t incarnation, std::string_view reason);
+
   /// Returns the resolver that turns endpoints in messages into addresses
   /// and back (exporting local actors as they are sent).
   [[nodiscard]] const codec::endpoint_resolver& resolver() const noexcept;
   [[nodiscard]] node_stats stats() const;
+  /// Writes `line` to the node's log (node_config::log, else standard
+  /// error), as the node's own lines go: for the layers above it.
+  void log(std::string_view line) const;
 
   /// Completes a node-service request from its response (internal).
   using completion = void (*)(troupe::detail::reply_base&, codec::binary_reader&, session&,

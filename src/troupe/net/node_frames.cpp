@@ -131,9 +131,10 @@ void* node_impl::read_message(codec::binary_reader& r, const actor_dispatch& d,
   return m;
 }
 
-void node_impl::on_message(session&, codec::binary_reader& r) {
+void node_impl::on_message(session& s, codec::binary_reader& r) {
   const actor_id target = r.varint();
   if (!r.ok()) return count(&node_stats::bad_messages);
+  if (target == 0) return on_channel(s, r);
   ref_ptr<actor_handle> h = exported(target);
   const actor_dispatch* d = h ? types_.find(h->actor_type_tag()) : nullptr;
   if (d == nullptr) {
@@ -144,6 +145,65 @@ void node_impl::on_message(session&, codec::binary_reader& r) {
   void* m = read_message(r, *d, &md);
   if (m == nullptr) return count(&node_stats::bad_messages);
   (void)h->enqueue(md->make_tell(m));
+}
+
+void node_impl::on_channel(session& s, codec::binary_reader& r) {
+  const std::uint8_t ch = wire::read_u8(r);
+  if (!r.ok() || ch == 0 || ch > node::max_channel) return count(&node_stats::bad_messages);
+  std::shared_ptr<const node::channel_handler> fn;
+  {
+    std::lock_guard lock(channels_mu_);
+    fn = channels_[ch];
+  }
+  if (!fn) return count(&node_stats::undeliverable);
+  const std::span<const std::byte> body = r.raw(r.remaining());
+  try {
+    (*fn)(s.peer().name, s.peer().incarnation, body);
+  } catch (...) {  // a handler may not disturb the session
+    count(&node_stats::bad_messages);
+  }
+}
+
+result<void> node_impl::set_channel(std::uint8_t ch, node::channel_handler fn) {
+  if (ch == 0 || ch > node::max_channel)
+    return error(errc::invalid_argument, "channel " + std::to_string(ch) + " is out of range");
+  std::shared_ptr<const node::channel_handler> h;
+  if (fn) h = std::make_shared<const node::channel_handler>(std::move(fn));
+  std::lock_guard lock(channels_mu_);
+  channels_[ch] = std::move(h);
+  return {};
+}
+
+result<void> node_impl::send_channel(std::string_view peer, std::uint64_t incarnation,
+                                     std::uint8_t ch, std::span<const std::byte> body) {
+  if (ch == 0 || ch > node::max_channel)
+    return error(errc::invalid_argument, "channel " + std::to_string(ch) + " is out of range");
+  std::shared_ptr<peer_state> p = find_peer(peer);
+  std::shared_ptr<session> s;
+  if (p) {
+    std::lock_guard lock(p->mu);
+    if (incarnation == 0 || p->incarnation == incarnation) s = p->current;
+  }
+  if (!s) return error(errc::node_down, "no session to node " + std::string(peer));
+  std::vector<std::byte> buf;
+  buf.reserve(body.size() + 2);
+  codec::binary_writer w(buf);
+  w.varint(0);
+  wire::write_u8(w, ch);
+  w.raw(body);
+  return s->send(frame_kind::message, 0, buf);
+}
+
+bool node_impl::drop(std::string_view peer, std::uint64_t incarnation, std::string_view reason) {
+  std::shared_ptr<peer_state> p = find_peer(peer);
+  std::shared_ptr<session> s;
+  if (p) {
+    std::lock_guard lock(p->mu);
+    if (incarnation == 0 || p->incarnation == incarnation) s = p->current;
+  }
+  if (!s) return false;
+  s->close(error(errc::node_down, std::string(reason)));
+  return true;
 }
 
 void node_impl::on_request(session& s, std::uint64_t id, codec::binary_reader& r) {

@@ -4,6 +4,7 @@
 // node_frames.cpp (what arrives from peers) and remote_proxy.cpp (remote
 // actors, exports, the resolver). Not part of the public API.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -114,6 +115,11 @@ class node_impl final : public session_owner,
   void service_request(std::string_view peer_name, std::uint8_t op, std::span<const std::byte> args,
                        ref_ptr<troupe::detail::reply_base> st, node::completion done);
 
+  result<void> set_channel(std::uint8_t ch, node::channel_handler fn);
+  result<void> send_channel(std::string_view peer, std::uint64_t incarnation, std::uint8_t ch,
+                            std::span<const std::byte> body);
+  bool drop(std::string_view peer, std::uint64_t incarnation, std::string_view reason);
+
   response<std::string> connect(std::string_view address);
   void disconnect(std::string_view address);
   std::vector<std::string> peers() const;
@@ -179,6 +185,7 @@ class node_impl final : public session_owner,
 
   // Frames from the peer.
   void on_message(session& s, codec::binary_reader& r);
+  void on_channel(session& s, codec::binary_reader& r);
   void on_request(session& s, std::uint64_t id, codec::binary_reader& r);
   void on_service(session& s, std::uint64_t id, codec::binary_reader& r);
   void on_response(session& s, std::uint64_t id, codec::binary_reader& r);
@@ -211,6 +218,11 @@ class node_impl final : public session_owner,
   std::uint64_t next_subscriber_ = 1;
 
   std::atomic<std::uint64_t> next_watch_{1};
+
+  // Channel handlers, by channel number (0 unused). Copied out under the
+  // lock, called outside it.
+  std::mutex channels_mu_;
+  std::array<std::shared_ptr<const node::channel_handler>, node::max_channel + 1> channels_;
 
   // One handle per remote actor while anything holds it. The cache holds no
   // reference: a proxy being destroyed removes its own entry, and a lookup
