@@ -3,6 +3,10 @@
 //   troupe node --name NAME --listen HOST:PORT --cookie COOKIE
 //               [--seeds HOST:PORT,...] [--profile lan|wan|local]
 //               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
+//               [--gossip-key-file FILE] [--cluster-name NAME]
+//               [--mdns [--mdns-interface IPV4]]
+//               [--dns NAME] [--dns-srv NAME] [--dns-server IP[:PORT]]
+//               [--dns-interval SECONDS]
 //
 // runs a plain cluster member: a node listening on HOST:PORT (TCP) with its
 // membership on the same host and port (UDP), joined through the seeds. It
@@ -15,17 +19,26 @@
 //   {"t_ms":830,"event":"session_up","member":"b"} / "session_down" (with "reason")
 //
 // Standard input takes commands, one per line: "members" prints the member
-// list ({"event":"members","members":[...]}), "leave" leaves the cluster and
-// exits. End of input, SIGTERM or SIGINT leave and exit too. Exit status: 0
+// list ({"event":"members","members":[...]}), "stats" the gossip counters
+// ({"event":"stats","packets_received":...,"dropped_unauthentic":...}),
+// "leave" leaves the cluster and exits. End of input, SIGTERM or SIGINT
+// leave and exit too. SIGHUP reads --gossip-key-file again and makes its
+// keys the ones in use (first the primary), to rotate keys without a
+// restart; it prints {"event":"keys_reloaded","keys":N} or
+// {"event":"keys_reload_failed","reason":...}. Exit status: 0
 // after leaving, 1 when the node or membership cannot start, 2 for bad
 // arguments (with a message on standard error).
 
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -35,6 +48,9 @@
 #include <vector>
 
 #include "troupe/cluster/cluster.hpp"
+#include "troupe/cluster/dns_discovery.hpp"
+#include "troupe/cluster/host_port.hpp"
+#include "troupe/cluster/mdns.hpp"
 #include "troupe/net/node.hpp"
 #include "troupe/troupe.hpp"
 
@@ -42,8 +58,8 @@ namespace {
 
 int signal_pipe[2] = {-1, -1};
 
-void on_signal(int) {
-  const char c = 's';
+void on_signal(int sig) {
+  const char c = sig == SIGHUP ? 'h' : 's';
   (void)!write(signal_pipe[1], &c, 1);
 }
 
@@ -77,7 +93,30 @@ int usage(const std::string& why) {
   std::cerr << "troupe: " << why << "\n"
             << "usage: troupe node --name NAME --listen HOST:PORT --cookie COOKIE\n"
             << "                   [--seeds HOST:PORT,...] [--profile lan|wan|local]\n"
-            << "                   [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n";
+            << "                   [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
+            << "                   [--gossip-key-file FILE] [--cluster-name NAME]\n"
+            << "                   [--mdns [--mdns-interface IPV4]]\n"
+            << "                   [--dns NAME] [--dns-srv NAME] [--dns-server IP[:PORT]]\n"
+            << "                   [--dns-interval SECONDS]\n"
+            << "  --gossip-key-file  encrypts gossip (AES-256-GCM): FILE holds 32-byte keys,\n"
+            << "                     64 hex digits or base64 each, one per line, the first\n"
+            << "                     the primary ('#' comments and blank lines skipped);\n"
+            << "                     SIGHUP reads it again (key rotation without restart)\n"
+            << "  --cluster-name     the cluster's name, bound into every sealed gossip packet\n"
+            << "                     (default: none)\n"
+            << "  --mdns             advertises this node as <name>._troupe._tcp.local (mDNS /\n"
+            << "                     DNS-SD, TXT node=, incarnation=, cluster= with\n"
+            << "                     --cluster-name) and joins the nodes it finds that way\n"
+            << "  --mdns-interface   the IPv4 address of the interface for mDNS (default: the\n"
+            << "                     --listen host, or the first multicast interface)\n"
+            << "  --dns NAME         joins every address NAME resolves to (A/AAAA records, e.g.\n"
+            << "                     a Kubernetes headless service), at this node's port\n"
+            << "  --dns-srv NAME     joins the targets of NAME's SRV records\n"
+            << "                     (_troupe._tcp.DOMAIN)\n"
+            << "  --dns-server       the DNS server to ask (default: the system resolver for\n"
+            << "                     --dns, the first nameserver of /etc/resolv.conf for SRV)\n"
+            << "  --dns-interval     resolves again this often (default: 30 s)\n"
+            << "  Discovery prints {\"event\":\"discovered\",\"source\":\"mdns\"|\"dns\",...}.\n";
   return 2;
 }
 
@@ -105,6 +144,33 @@ std::string member_fields(const troupe::cluster::member_info& m) {
          ",\"incarnation\":" + std::to_string(m.incarnation);
 }
 
+// Reads the keys of --gossip-key-file; the error says what is wrong (never
+// the file's text: keys are secrets).
+troupe::result<std::vector<troupe::cluster::gossip_key>> read_gossip_keys(const std::string& path) {
+  const auto fail = [&](const std::string& why) {
+    return troupe::error(troupe::errc::invalid_argument, "--gossip-key-file " + path + ": " + why);
+  };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(std::strerror(errno));
+  std::string text;
+  constexpr std::size_t max_size = 64 * 1024;
+  text.resize(max_size + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > max_size) return fail("larger than 64 KiB: not a key file");
+  auto keys = troupe::cluster::parse_gossip_keys(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!keys) return fail(keys.error().detail());
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    std::cerr << "troupe: warning: " << path << " is readable by other users\n";
+  return keys;
+}
+
+void wipe(std::vector<troupe::cluster::gossip_key>& keys) {
+  if (!keys.empty()) OPENSSL_cleanse(keys.data(), keys.size() * sizeof(keys.front()));
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -112,6 +178,91 @@ std::vector<std::string> split(const std::string& s) {
   while (std::getline(ss, item, ','))
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+// Discovery from the flags: what mDNS and DNS find is joined as seeds
+// (membership::join) and printed. Stop it before the membership.
+struct discovery {
+  std::unique_ptr<troupe::cluster::mdns> mdns;
+  std::unique_ptr<troupe::cluster::dns_discovery> dns;
+  void stop() {
+    if (mdns) mdns->stop();  // says goodbye
+    if (dns) dns->stop();
+  }
+};
+
+troupe::result<void> start_discovery(const std::map<std::string, std::string>& opt,
+                                     troupe::net::node& node, troupe::cluster::membership& members,
+                                     printer& out, discovery& d) {
+  using namespace troupe::cluster;
+  if (opt.contains("mdns")) {
+    mdns_config mc;
+    mc.instance = node.name();
+    mc.incarnation = node.incarnation();
+    mc.address = node.address();
+    if (opt.contains("mdns-interface")) mc.interface_address = opt.at("mdns-interface");
+    if (opt.contains("cluster-name")) mc.cluster = opt.at("cluster-name");
+    auto started = mdns::start(mc, [&members, &out](const mdns_event& e) {
+      const auto inc = e.instance.txt.find("incarnation");
+      const std::string fields = ",\"source\":\"mdns\",\"member\":" + json_string(e.instance.name) +
+                                 ",\"address\":" + json_string(e.instance.address) +
+                                 ",\"host\":" + json_string(e.instance.host) + ",\"incarnation\":" +
+                                 json_string(inc == e.instance.txt.end() ? "" : inc->second);
+      if (e.what == mdns_event::kind::gone) {
+        out.line("discovery_gone", fields);
+        return;
+      }
+      out.line("discovered", fields);
+      if (auto joined = members.join({e.instance.address}); !joined)
+        out.line("discovery_failed",
+                 ",\"source\":\"mdns\",\"reason\":" + json_string(joined.error().message()));
+    });
+    if (!started) return started.error();
+    d.mdns = std::move(*started);
+    out.line("mdns_started", ",\"address\":" + json_string(d.mdns->advertised_address()) +
+                                 ",\"interface\":" + json_string(d.mdns->interface_address()));
+  }
+  if (opt.contains("dns") || opt.contains("dns-srv")) {
+    dns_discovery_config dc;
+    if (opt.contains("dns")) dc.name = opt.at("dns");
+    if (opt.contains("dns-srv")) dc.srv_name = opt.at("dns-srv");
+    if (opt.contains("dns-server")) dc.server = opt.at("dns-server");
+    if (opt.contains("dns-interval")) {
+      const std::string& v = opt.at("dns-interval");
+      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(v) == 0)
+        return troupe::error(troupe::errc::invalid_argument,
+                             "--dns-interval takes whole seconds (1 to 999999)");
+      dc.interval = std::chrono::seconds(std::stoul(v));
+    }
+    auto self = parse_host_port(node.address());
+    if (!self) return self.error();
+    dc.port = self->port;  // a headless service's members share this node's port
+    // Each lookup is printed when it differs from the one before.
+    auto started = dns_discovery::start(
+        dc, [&members, &out,
+             last = std::string()](const troupe::result<std::vector<std::string>>& found) mutable {
+          if (!found) {
+            const std::string line =
+                ",\"source\":\"dns\",\"reason\":" + json_string(found.error().message());
+            if (line != last) out.line("discovery_failed", line);
+            last = line;
+            return;
+          }
+          std::string list;
+          for (const std::string& a : *found) list += (list.empty() ? "" : ",") + json_string(a);
+          const std::string line = ",\"source\":\"dns\",\"addresses\":[" + list + "]";
+          if (line != last) out.line("discovered", line);
+          last = line;
+          if (!found->empty()) (void)members.join(*found);
+        });
+    if (!started) return started.error();
+    d.dns = std::move(*started);
+  } else if (opt.contains("dns-server") || opt.contains("dns-interval")) {
+    return troupe::error(troupe::errc::invalid_argument,
+                         "--dns-server and --dns-interval go with --dns or --dns-srv");
+  }
+  return {};
 }
 
 int run_node(const std::map<std::string, std::string>& opt) {
@@ -139,6 +290,13 @@ int run_node(const std::map<std::string, std::string>& opt) {
     return usage("--tls-ca, --tls-cert and --tls-key go together");
   if (tls_parts == 3)
     nc.tls = troupe::net::tls_config{opt.at("tls-ca"), opt.at("tls-cert"), opt.at("tls-key")};
+  if (opt.contains("gossip-key-file")) {
+    auto keys = read_gossip_keys(opt.at("gossip-key-file"));
+    if (!keys) return usage(keys.error().detail());
+    cc.encryption.keys = troupe::cluster::gossip_keyring::make(*keys).value();
+    wipe(*keys);
+  }
+  if (opt.contains("cluster-name")) cc.encryption.cluster_name = opt.at("cluster-name");
   nc.log = [](std::string_view line) { std::cerr << line << "\n"; };
 
   troupe::system sys;
@@ -185,6 +343,35 @@ int run_node(const std::map<std::string, std::string>& opt) {
                           ",\"generation\":" + std::to_string(node->incarnation()) +
                           ",\"address\":" + json_string(node->address()));
 
+  discovery found;
+  if (auto started = start_discovery(opt, *node, m, out, found); !started) {
+    std::cerr << "troupe: discovery: " << started.error().message() << "\n";
+    found.stop();
+    member->stop();
+    node->stop();
+    (*net)->stop();
+    return started.error().code() == troupe::errc::invalid_argument ||
+                   started.error().code() == troupe::errc::invalid_name
+               ? 2
+               : 1;
+  }
+
+  // SIGHUP: the key file's keys become the keyring's, in one step.
+  const auto reload_keys = [&] {
+    if (!cc.encryption.enabled()) {
+      out.line("keys_reload_failed", ",\"reason\":\"gossip encryption is off\"");
+      return;
+    }
+    auto keys = read_gossip_keys(opt.at("gossip-key-file"));
+    if (!keys) {
+      out.line("keys_reload_failed", ",\"reason\":" + json_string(keys.error().detail()));
+      return;
+    }
+    (void)cc.encryption.keys->assign(*keys);  // not empty: parse_gossip_keys saw to it
+    out.line("keys_reloaded", ",\"keys\":" + std::to_string(keys->size()));
+    wipe(*keys);
+  };
+
   // Commands on stdin until "leave", end of input or a signal.
   std::string pending;
   bool done = false;
@@ -194,7 +381,14 @@ int run_node(const std::map<std::string, std::string>& opt) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents & POLLIN) break;
+    if (fds[1].revents & POLLIN) {
+      char sig = 's';
+      if (read(signal_pipe[0], &sig, 1) == 1 && sig == 'h') {
+        reload_keys();
+        continue;
+      }
+      break;
+    }
     if (fds[0].revents & (POLLIN | POLLHUP)) {
       char buf[512];
       const ssize_t n = read(0, buf, sizeof buf);
@@ -217,12 +411,22 @@ int run_node(const std::map<std::string, std::string>& opt) {
             list += "}";
           }
           out.line("members", list + "]");
+        } else if (cmd == "stats") {
+          const troupe::cluster::swim_stats s = m.stats();
+          out.line("stats",
+                   ",\"packets_sent\":" + std::to_string(s.packets_sent) +
+                       ",\"packets_received\":" + std::to_string(s.packets_received) +
+                       ",\"bad_packets\":" + std::to_string(s.bad_packets) +
+                       ",\"dropped_unencrypted\":" + std::to_string(s.dropped_unencrypted) +
+                       ",\"dropped_unauthentic\":" + std::to_string(s.dropped_unauthentic) +
+                       ",\"dropped_replays\":" + std::to_string(s.dropped_replays));
         } else if (!cmd.empty()) {
-          std::cerr << "troupe: unknown command '" << cmd << "' (members, leave)\n";
+          std::cerr << "troupe: unknown command '" << cmd << "' (members, stats, leave)\n";
         }
       }
     }
   }
+  found.stop();
   member->leave();
   // Two leave rounds go out a gossip interval apart; give them the time.
   std::this_thread::sleep_for(cc.swim.gossip_interval * 3);
@@ -241,12 +445,18 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> opt;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--mdns") {  // the one flag without a value
+      opt["mdns"] = "on";
+      continue;
+    }
     if (a.rfind("--", 0) != 0 || i + 1 >= argc) return usage("bad argument '" + a + "'");
     opt[a.substr(2)] = argv[++i];
   }
   for (const auto& [k, v] : opt) {
-    static const char* known[] = {"name",    "listen", "cookie",   "seeds",
-                                  "profile", "tls-ca", "tls-cert", "tls-key"};
+    static const char* known[] = {
+        "name",     "listen",  "cookie",          "seeds",        "profile", "tls-ca",
+        "tls-cert", "tls-key", "gossip-key-file", "cluster-name", "mdns",    "mdns-interface",
+        "dns",      "dns-srv", "dns-server",      "dns-interval"};
     bool ok = false;
     for (const char* kk : known) ok = ok || k == kk;
     if (!ok) return usage("unknown option --" + k);
@@ -256,5 +466,6 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
   return run_node(opt);
 }

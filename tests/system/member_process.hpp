@@ -35,10 +35,10 @@ inline std::string json_field(const std::string& line, const std::string& key) {
 class member_process {
  public:
   /// Starts `prefix... troupe node --name name --listen listen --cookie ...
-  /// [--seeds seed]` (a prefix such as `ip netns exec ns` runs it in a
-  /// network namespace).
+  /// [--seeds seed] extra...` (a prefix such as `ip netns exec ns` runs it in
+  /// a network namespace; `extra` adds options).
   member_process(const std::string& name, const std::string& listen, const std::string& seed,
-                 std::vector<std::string> prefix = {}) {
+                 std::vector<std::string> prefix = {}, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = std::move(prefix);
     for (const char* a : {TROUPE_PROGRAM, "node", "--name"}) args.emplace_back(a);
     args.push_back(name);
@@ -50,6 +50,7 @@ class member_process {
       args.push_back("--seeds");
       args.push_back(seed);
     }
+    for (auto& a : extra) args.push_back(std::move(a));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -20,6 +20,7 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
   mc.listen = n.address();
   mc.seeds = std::move(config.seeds);
   mc.swim = config.swim;
+  mc.encryption = std::move(config.encryption);
   auto m = membership::start(time, random, net, std::move(mc));
   if (!m) return m.error();
   std::unique_ptr<cluster> c(new cluster(n, std::move(*m)));

@@ -21,6 +21,8 @@ struct cluster_config {
   std::vector<std::string> seeds;
   /// Failure detection and gossip tuning.
   swim_config swim = swim_config::lan();
+  /// Gossip encryption (membership_config::encryption); off by default.
+  gossip_encryption encryption;
   /// Replicates the node's receptionist to every member and theirs here
   /// (see reception_sync): lookups, listings and keys span the cluster.
   bool replicate_receptionist = true;

@@ -1,5 +1,6 @@
 #include "troupe/cluster/membership.hpp"
 
+#include "troupe/cluster/host_port.hpp"
 #include "troupe/core/ticker.hpp"
 
 #include <map>
@@ -64,7 +65,27 @@ class membership::impl : public std::enable_shared_from_this<impl> {
   }
 
   void on_datagram(std::string_view from, std::span<const std::byte> data) {
-    with_engine([&](swim& s) { s.on_packet(from, data); });
+    with_engine([&](swim& s) {
+      if (!cipher_) {
+        s.on_packet(from, data);
+        return;
+      }
+      // A packet that does not open is counted by the cipher and goes no
+      // further.
+      const auto plain = cipher_->open(data);
+      if (plain) s.on_packet(from, *plain);
+    });
+  }
+
+  // Sends one of the engine's packets, sealed when encryption is on (the
+  // engine sends under mu_).
+  void send(std::string_view to, std::span<const std::byte> data) {
+    if (cipher_) {
+      const auto sealed = cipher_->seal(data);
+      (void)socket_->send_to(to, sealed);  // best effort, like the network
+    } else {
+      (void)socket_->send_to(to, data);
+    }
   }
 
   clock& clock_;
@@ -74,6 +95,8 @@ class membership::impl : public std::enable_shared_from_this<impl> {
   std::vector<std::pair<std::uint64_t, member_event>> queue_;  // guarded by mu_
   std::uint64_t last_seq_ = 0;                                 // guarded by mu_
   std::shared_ptr<datagram_socket> socket_;                    // set once at start
+  std::shared_ptr<gossip_keyring> keys_;                       // set once at start
+  std::unique_ptr<gossip_cipher> cipher_;                      // set once at start; used under mu_
   ticker* ticker_ = nullptr;                                   // guarded by mu_
   bool stopped_ = false;                                       // guarded by mu_
   std::recursive_mutex dispatch_mu_;
@@ -90,6 +113,15 @@ result<std::unique_ptr<membership>> membership::start(clock& time, random_source
   if (config.name.empty() || config.name.size() > 255)
     return error(errc::invalid_argument, "a member name must be 1 to 255 bytes");
   auto i = std::make_shared<impl>(time, random);
+  if (config.encryption.enabled()) {
+    // Sealed packets must still fit in max_packet.
+    if (config.swim.max_packet <= gossip_cipher::overhead)
+      return error(errc::invalid_argument,
+                   "swim.max_packet leaves no room for gossip encryption's overhead");
+    config.swim.max_packet -= gossip_cipher::overhead;
+    i->keys_ = config.encryption.keys;
+    i->cipher_ = std::make_unique<gossip_cipher>(config.encryption.cluster_name, i->keys_);
+  }
   std::weak_ptr<impl> weak = i;
   auto sock = net.bind(config.listen, [weak](std::string_view from, std::span<const std::byte> d) {
     if (auto s = weak.lock()) s->on_datagram(from, d);
@@ -106,9 +138,7 @@ result<std::unique_ptr<membership>> membership::start(clock& time, random_source
     std::lock_guard lock(i->mu_);
     i->engine_ = std::make_unique<swim>(
         member_key{config.name, generation}, address, config.swim, time, random,
-        [raw](std::string_view to, std::span<const std::byte> data) {
-          (void)raw->socket_->send_to(to, data);  // best effort, like the network
-        },
+        [raw](std::string_view to, std::span<const std::byte> data) { raw->send(to, data); },
         [raw](const member_event& e) { raw->queue_.emplace_back(++raw->last_seq_, e); });
     every = i->engine_->tick_interval();
   }
@@ -187,11 +217,37 @@ std::string membership::address() const {
 
 swim_stats membership::stats() const {
   std::lock_guard lock(impl_->mu_);
-  return impl_->engine_->stats();
+  swim_stats s = impl_->engine_->stats();
+  if (impl_->cipher_) {
+    const gossip_crypto_stats& c = impl_->cipher_->stats();
+    s.dropped_unencrypted = c.rejected_unencrypted;
+    s.dropped_unauthentic = c.rejected_auth + c.rejected_malformed;
+    s.dropped_replays = c.rejected_replay;
+  }
+  return s;
 }
+
+std::shared_ptr<gossip_keyring> membership::keyring() const { return impl_->keys_; }
 
 void membership::peer_lost(const member_key& key) {
   impl_->with_engine([&](swim& s) { s.peer_lost(key); });
+}
+
+result<void> membership::join(const std::vector<std::string>& gossip_addresses) {
+  std::vector<std::string> addresses;
+  addresses.reserve(gossip_addresses.size());
+  for (const std::string& a : gossip_addresses) {
+    auto parsed = parse_host_port(a);
+    if (!parsed) return parsed.error();
+    addresses.push_back(parsed->to_string());
+  }
+  bool running = false;
+  impl_->with_engine([&](swim& s) {
+    running = true;
+    s.discovered(addresses);
+  });
+  if (!running) return error(errc::shutting_down, "membership stopped");
+  return {};
 }
 
 void membership::leave() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "troupe/cluster/gossip_crypto.hpp"
 #include "troupe/cluster/swim.hpp"
 #include "troupe/core/clock.hpp"
 #include "troupe/core/random.hpp"
@@ -29,6 +30,13 @@ struct membership_config {
   std::vector<std::string> seeds;
   /// Failure detection and gossip tuning.
   swim_config swim = swim_config::lan();
+  /// Off by default. With keys, every packet is sealed (AES-256-GCM, the
+  /// cluster name bound in) and every packet that does not open (plain,
+  /// another key or cluster name, a replay) is dropped, counted in stats(),
+  /// and changes nothing. Packets are built gossip_cipher::overhead bytes
+  /// under swim.max_packet, so that sealed they still fit. Keys rotate while
+  /// running through the shared keyring (see gossip_keyring).
+  gossip_encryption encryption;
 };
 
 /// SWIM membership over a transport's datagrams: binds a socket, runs the
@@ -43,8 +51,9 @@ class membership {
   using listener = std::function<void(const member_event&)>;
 
   /// Binds `config.listen` on `net`, starts the engine and joins the seeds.
-  /// Fails with invalid_argument for an empty or overlong name, or what
-  /// bind() returns.
+  /// Fails with invalid_argument for an empty or overlong name, a
+  /// swim.max_packet too small to leave room for encryption's overhead, or
+  /// what bind() returns.
   static result<std::unique_ptr<membership>> start(clock& time, random_source& random,
                                                    transport& net, membership_config config);
   /// Stops (without leaving: others will find this member dead).
@@ -66,10 +75,22 @@ class membership {
   [[nodiscard]] member_key self() const;
   /// The address others send to.
   [[nodiscard]] std::string address() const;
+  /// The engine's counters, and (with encryption on) the packets dropped
+  /// before it (dropped_*).
   [[nodiscard]] swim_stats stats() const;
+  /// The keyring gossip is sealed with (shared with the config's), to rotate
+  /// keys while running; null without encryption.
+  [[nodiscard]] std::shared_ptr<gossip_keyring> keyring() const;
 
   /// See swim::peer_lost().
   void peer_lost(const member_key& key);
+  /// Adds gossip addresses ("host:port", as discovery finds them) as seeds
+  /// while running: each that is not a live member's address is sent the
+  /// full state now and every reconnect_interval until it is, for as long
+  /// as join() keeps naming it (swim::discovered()). Fails, adding none,
+  /// with errc::invalid_argument when an address does not parse, and with
+  /// errc::shutting_down after stop().
+  result<void> join(const std::vector<std::string>& gossip_addresses);
   /// Tells every live member this one leaves, then stops gossiping; the
   /// socket stays bound until stop() (so late packets are not answered by
   /// a stranger).

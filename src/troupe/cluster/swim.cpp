@@ -220,7 +220,11 @@ void swim::fill_updates(packet& p, std::size_t budget, const member_update* firs
 void swim::send_packet(std::string_view to, packet& p, const member_update* first) {
   p.sender = self_.key;
   p.sender_address = self_.address;
-  const std::size_t head = 16 + p.sender.name.size() + p.sender_address.size() +
+  // At most: magic, version and kind (3), two keys (name length 2 and
+  // generation 10 each), two address lengths (2 each), seq (5) and the update
+  // count (3), then the strings: never less than encode() writes, so the
+  // updates' budget keeps the packet within max_packet.
+  const std::size_t head = 39 + p.sender.name.size() + p.sender_address.size() +
                            p.target.name.size() + p.target_address.size();
   if (p.kind != packet_kind::sync && p.kind != packet_kind::sync_reply)
     fill_updates(p, cfg_.max_packet > head ? cfg_.max_packet - head : 0, first);
@@ -403,8 +407,12 @@ void swim::handle(const packet& p, std::string_view from) {
       hello.key = p.sender;
       hello.address = p.sender_address;
       apply(hello);
-    } else if (it->second.info.state == member_state::dead && stale_.empty()) {
-      // A member held dead is talking: tell it, so that it refutes.
+    } else if ((it->second.info.state == member_state::dead ||
+                it->second.info.state == member_state::suspect) &&
+               stale_.empty()) {
+      // A member held dead or suspect is talking: tell it, so that it
+      // refutes (a suspicion whose gossip was lost, say to a partition,
+      // would otherwise run out unheard by the accused).
       stale_.push_back(update_of(it->second));
     }
   }
@@ -605,6 +613,34 @@ void swim::reconnect_round() {
       return is_live(kv.second.info.state) && kv.second.info.address == seed;
     });
     if (!known) sync_with(seed);
+  }
+  const time_point now = clock_.now();
+  std::erase_if(discovered_,
+                [&](const auto& kv) { return now - kv.second > cfg_.discovered_retention; });
+  for (const auto& [address, named] : discovered_)
+    if (!live_address(address) && std::find(seeds_.begin(), seeds_.end(), address) == seeds_.end())
+      sync_with(address);
+}
+
+bool swim::live_address(std::string_view address) const {
+  if (address == self_.address) return true;
+  return std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
+    return is_live(kv.second.info.state) && kv.second.info.address == address;
+  });
+}
+
+void swim::discovered(const std::vector<std::string>& addresses) {
+  if (left_) return;
+  const time_point now = clock_.now();
+  for (const std::string& address : addresses) {
+    auto it = discovered_.find(address);
+    if (it != discovered_.end()) {
+      it->second = now;  // renewed; the reconnect loop keeps trying it
+      continue;
+    }
+    if (discovered_.size() >= max_discovered) continue;
+    discovered_.emplace(address, now);
+    if (!live_address(address)) sync_with(address);
   }
 }
 

@@ -57,6 +57,10 @@ struct swim_config {
   duration reconnect_interval = std::chrono::seconds(1);
   /// Dead and left members are forgotten after this long.
   duration dead_retention = std::chrono::hours(1);
+  /// Addresses found by discovery (discovered()) are treated as seeds until
+  /// no discovered() call has named them for this long: an address that
+  /// went away is not tried forever.
+  duration discovered_retention = std::chrono::minutes(5);
   /// Largest packet built (updates beyond it wait for the next one).
   std::size_t max_packet = 1400;
 
@@ -104,6 +108,11 @@ struct swim_stats {
   std::uint64_t indirect_probes = 0;
   std::uint64_t refutations = 0;  ///< times this member refuted a suspicion of itself
   std::uint64_t syncs = 0;        ///< full-state exchanges started
+  /// Gossip dropped before the engine saw it, with encryption on (counted by
+  /// membership; always 0 from swim itself):
+  std::uint64_t dropped_unencrypted = 0;  ///< not sealed (plain gossip, or noise)
+  std::uint64_t dropped_unauthentic = 0;  ///< wrong key or cluster name, altered, truncated
+  std::uint64_t dropped_replays = 0;      ///< sealed packets already accepted, or too old
 };
 
 /// SWIM membership with Lifeguard's local health multiplier, dynamic
@@ -130,6 +139,14 @@ class swim {
   /// Contacts `seeds` (gossip addresses) with the full state, now and every
   /// reconnect_interval while a seed is not the address of a live member.
   void join(std::vector<std::string> seeds);
+  /// Adds gossip addresses found by discovery (mDNS, DNS) as seeds: each
+  /// that is neither this member's address nor a live member's gets the full
+  /// state now, and again every reconnect_interval while it is not, until
+  /// no call has named it for discovered_retention. Naming an address again
+  /// renews it. At most max_discovered addresses are held; more are ignored.
+  void discovered(const std::vector<std::string>& addresses);
+  /// The most addresses discovered() holds at once.
+  static constexpr std::size_t max_discovered = 4096;
   /// Handles one arrived packet (from its sender's address).
   void on_packet(std::string_view from, std::span<const std::byte> data);
   /// Runs what is due at clock.now(): probes, timeouts, suspicion, gossip,
@@ -210,6 +227,8 @@ class swim {
   void gossip_round();
   void sync_with(std::string_view address);
   void reconnect_round();
+  // True for this member's address and a live member's.
+  [[nodiscard]] bool live_address(std::string_view address) const;
   void expire(time_point now);
   [[nodiscard]] std::vector<const member*> pick(std::size_t n, const member_key* skip,
                                                 bool include_recent_dead);
@@ -232,6 +251,7 @@ class swim {
   std::vector<queued_update> queue_;
   std::vector<member_update> stale_;  // newer news for the sender of the packet in hand
   std::vector<std::string> seeds_;
+  std::map<std::string, time_point> discovered_;  // address -> when last named
   std::uint32_t seq_ = 0;
   std::size_t health_ = 0;
   bool left_ = false;
