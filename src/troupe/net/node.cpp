@@ -18,6 +18,16 @@ std::string_view to_string(node_event::kind k) noexcept {
 
 namespace detail {
 
+namespace {
+// Orders sessions by what they are, not where they live in memory (the
+// order of sessions_), so that what a node does with all of them happens
+// in the same order in every run: a simulated run replays from its seed.
+bool in_replayable_order(const std::shared_ptr<session>& a, const std::shared_ptr<session>& b) {
+  if (a->remote_address() != b->remote_address()) return a->remote_address() < b->remote_address();
+  return a->role() < b->role();
+}
+}  // namespace
+
 // ---------------------------------------------------------------------------
 // Starting, stopping, connecting.
 
@@ -51,6 +61,7 @@ void node_impl::stop() {
     if (stopped_) return;
     stopped_ = true;
     all.assign(sessions_.begin(), sessions_.end());
+    std::sort(all.begin(), all.end(), in_replayable_order);
     for (auto& [address, w] : wanted_) {
       w.wanted = false;
       for (auto& st : w.waiters) waiters.push_back(std::move(st));
@@ -208,7 +219,10 @@ void node_impl::schedule_redial(wanted_address& w, time_point now) {
   // each other at once do not redial in lockstep.
   const auto half = w.backoff / 2;
   const auto span = static_cast<std::uint64_t>(std::max<duration::rep>(1, half.count()));
-  w.next_dial = now + half + duration(static_cast<duration::rep>(random_.next() % span));
+  // From the system's random seam (not the secure generator): a simulated
+  // run replays from its seed.
+  const std::uint64_t draw = sys_.core().random().next();
+  w.next_dial = now + half + duration(static_cast<duration::rep>(draw % span));
   w.last.reset();
 }
 
@@ -220,6 +234,7 @@ void node_impl::tick() {
     std::lock_guard lock(mu_);
     if (stopped_) return;
     all.assign(sessions_.begin(), sessions_.end());
+    std::sort(all.begin(), all.end(), in_replayable_order);
     for (auto& [address, w] : wanted_) {
       if (w.wanted && !w.dialing && !w.last && w.next_dial <= now) {
         w.dialing = true;
