@@ -1,5 +1,6 @@
 #include "troupe/cluster/cluster.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -54,6 +55,13 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
     --callbacks_here;
     g->leave();
   });
+  c->mesh_ = ticker::start(time, config.mesh_check, [raw, g] {
+    if (!g->enter()) return;
+    ++callbacks_here;
+    raw->keep_mesh();
+    --callbacks_here;
+    g->leave();
+  });
   return c;
 }
 
@@ -103,6 +111,16 @@ void cluster::on_node(const net::node_event& e) {
   members_->peer_lost(member_key{e.node, e.incarnation});
 }
 
+void cluster::keep_mesh() {
+  const std::vector<std::string> peers = node_.peers();  // sorted
+  for (const member_info& m : members_->members()) {
+    if (m.key.name == node_.name() || !(node_.name() < m.key.name)) continue;
+    if (m.state != member_state::alive && m.state != member_state::suspect) continue;
+    if (std::binary_search(peers.begin(), peers.end(), m.key.name)) continue;
+    (void)node_.connect(m.address);  // starts a fresh dial beside a stuck one
+  }
+}
+
 void cluster::leave() { members_->leave(); }
 
 thread_local int cluster::callbacks_here = 0;
@@ -116,6 +134,7 @@ void cluster::stop() noexcept {
     const int mine = callbacks_here;
     gate_->cv.wait(lock, [&] { return gate_->inside <= mine; });
   }
+  if (mesh_ != nullptr) mesh_->end();
   node_.unsubscribe(node_sub_);
   members_->unsubscribe(member_sub_);
   if (sync_) sync_->stop();

@@ -10,6 +10,7 @@
 
 #include "troupe/cluster/membership.hpp"
 #include "troupe/cluster/reception_sync.hpp"
+#include "troupe/core/ticker.hpp"
 #include "troupe/net/node.hpp"
 
 namespace troupe::cluster {
@@ -29,6 +30,9 @@ struct cluster_config {
   /// How often each member asks every peer for its entries anyway, which
   /// repairs what a refused send left behind.
   duration anti_entropy = std::chrono::seconds(5);
+  /// How often a member checks that it has a session with every live
+  /// member it should dial, and dials those it lacks.
+  duration mesh_check = std::chrono::seconds(1);
   /// Hears of every entry of this node that loses its label to another
   /// node's by the conflict rule (the lowest stamp, origin first, wins on
   /// every node). Runs on a node thread; keep it short. Default: a line in
@@ -84,10 +88,14 @@ class cluster {
   cluster(net::node& n, std::unique_ptr<membership> m);
   void on_member(const member_event& e);
   void on_node(const net::node_event& e);
+  // Dials live members this node should have a session with and has not
+  // (a dial sent into a partition may hang after it heals).
+  void keep_mesh();
 
   net::node& node_;
   std::unique_ptr<membership> members_;
   std::unique_ptr<reception_sync> sync_;
+  troupe::ticker* mesh_ = nullptr;
   std::uint64_t member_sub_ = 0;
   std::uint64_t node_sub_ = 0;
   // Counts the callbacks inside this object; stop() closes it and waits for

@@ -213,8 +213,16 @@ void swim::fill_updates(packet& p, std::size_t budget, const member_update* firs
     used += size;
     ++q.sent;
   }
-  std::erase_if(queue_,
-                [&](const queued_update& q) { return q.sent >= std::max<std::size_t>(limit, 1); });
+  // A suspicion still held stays in the queue past its budget, least sent
+  // first: its gossip may have gone nowhere (this member was cut off), and
+  // the accused must hear of it to refute before it runs out.
+  std::erase_if(queue_, [&](const queued_update& q) {
+    if (q.sent < std::max<std::size_t>(limit, 1)) return false;
+    if (q.update.state != member_state::suspect) return true;
+    auto it = members_.find(q.update.key);
+    return it == members_.end() || it->second.info.state != member_state::suspect ||
+           it->second.info.incarnation != q.update.incarnation;
+  });
 }
 
 void swim::send_packet(std::string_view to, packet& p, const member_update* first) {

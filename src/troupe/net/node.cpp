@@ -135,7 +135,7 @@ void node_impl::add_session(std::shared_ptr<link> l, handshake_role role,
 response<std::string> node_impl::connect(std::string_view address) {
   auto st = make_ref<troupe::detail::reply_state<std::string>>();
   st->arm_deadline(sys_.time(), sys_.time().now() + cfg_.handshake_timeout * 2);
-  bool dial_now = false;
+  std::uint64_t dial_now = 0;
   std::string name;
   {
     std::lock_guard lock(mu_);
@@ -149,14 +149,15 @@ response<std::string> node_impl::connect(std::string_view address) {
       name = w.last->peer().name;
     } else {
       w.waiters.push_back(st);
-      if (!w.dialing && !w.last) {
-        w.dialing = true;
-        dial_now = true;
-      }
+      // A dial in flight for a while may be stuck (sent into a partition
+      // that has healed since): a new connect() starts a fresh one beside
+      // it, and whichever fails later than the other succeeds is ignored.
+      const bool stuck = w.dialing && sys_.time().now() - w.dial_started >= stale_dial_after;
+      if ((!w.dialing && !w.last) || (stuck && !w.last)) dial_now = begin_dial(w);
     }
   }
   if (!name.empty()) st->complete(std::move(name));
-  if (dial_now) dial(std::string(address));
+  if (dial_now != 0) dial(std::string(address), dial_now);
   return response<std::string>(std::move(st), &sys_.core());
 }
 
@@ -181,9 +182,9 @@ std::vector<std::string> node_impl::peers() const {
   return out;
 }
 
-void node_impl::dial(const std::string& address) {
+void node_impl::dial(const std::string& address, std::uint64_t id) {
   std::weak_ptr<node_impl> weak = weak_from_this();
-  net_->dial(address, [weak, address](result<std::shared_ptr<link>> l) {
+  net_->dial(address, [weak, address, id](result<std::shared_ptr<link>> l) {
     auto n = weak.lock();
     if (!n) {
       if (l) (*l)->close();
@@ -193,17 +194,25 @@ void node_impl::dial(const std::string& address) {
       {
         std::lock_guard lock(n->mu_);
         auto it = n->wanted_.find(address);
-        if (it != n->wanted_.end()) it->second.dialing = false;
+        if (it != n->wanted_.end() && it->second.dial_id == id) it->second.dialing = false;
       }
+      // Also from a superseded dial: the connection is there, and a second
+      // session to the same peer is resolved like simultaneous dials.
       n->add_session(std::move(*l), handshake_role::dialer, address);
       return;
     }
-    n->log("dialing " + address + " failed: " + l.error().message());
     std::vector<ref_ptr<troupe::detail::reply_state<std::string>>> waiters;
     {
       std::lock_guard lock(n->mu_);
       auto it = n->wanted_.find(address);
       if (it == n->wanted_.end()) return;
+      if (it->second.dial_id != id) return;  // superseded: the newer dial decides
+    }
+    n->log("dialing " + address + " failed: " + l.error().message());
+    {
+      std::lock_guard lock(n->mu_);
+      auto it = n->wanted_.find(address);
+      if (it == n->wanted_.end() || it->second.dial_id != id) return;
       it->second.dialing = false;
       waiters.swap(it->second.waiters);
       if (it->second.wanted && !n->stopped_) n->schedule_redial(it->second, n->sys_.time().now());
@@ -229,21 +238,19 @@ void node_impl::schedule_redial(wanted_address& w, time_point now) {
 void node_impl::tick() {
   const time_point now = sys_.time().now();
   std::vector<std::shared_ptr<session>> all;
-  std::vector<std::string> redial;
+  std::vector<std::pair<std::string, std::uint64_t>> redial;
   {
     std::lock_guard lock(mu_);
     if (stopped_) return;
     all.assign(sessions_.begin(), sessions_.end());
     std::sort(all.begin(), all.end(), in_replayable_order);
     for (auto& [address, w] : wanted_) {
-      if (w.wanted && !w.dialing && !w.last && w.next_dial <= now) {
-        w.dialing = true;
-        redial.push_back(address);
-      }
+      if (w.wanted && !w.dialing && !w.last && w.next_dial <= now)
+        redial.emplace_back(address, begin_dial(w));
     }
   }
   for (auto& s : all) s->tick(now, cfg_.peer_timeout);
-  for (auto& a : redial) dial(a);
+  for (auto& [a, id] : redial) dial(a, id);
 }
 
 // ---------------------------------------------------------------------------

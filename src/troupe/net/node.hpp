@@ -162,7 +162,10 @@ class node {
   /// session drops, the node dials again with back-off until disconnect().
   /// The response ends with the peer's name once the first session is
   /// authenticated, or with the first attempt's error (node_down,
-  /// unauthorized for a wrong cookie, name_taken, timeout).
+  /// unauthorized for a wrong cookie, name_taken, timeout). A connect()
+  /// while a dial to `address` has been in flight for 250 ms or more starts
+  /// a fresh dial beside it (the first may hang in a partition that has
+  /// healed since); the result of the one that loses is ignored.
   response<std::string> connect(std::string_view address);
   /// Stops redialing `address` (an open session stays until it drops).
   void disconnect(std::string_view address);

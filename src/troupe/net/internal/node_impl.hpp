@@ -48,6 +48,10 @@ struct peer_state {
 struct wanted_address {
   bool wanted = true;
   bool dialing = false;
+  // The dial in flight: its number (a result of an older one is stale) and
+  // when it started.
+  std::uint64_t dial_id = 0;
+  time_point dial_started{};
   std::shared_ptr<session> last;  // the session dialed last
   duration backoff{};
   time_point next_dial{};
@@ -178,7 +182,16 @@ class node_impl final : public session_owner,
 
  private:
   void accept(std::shared_ptr<link> l);
-  void dial(const std::string& address);
+  /// A dial in flight this long may be superseded by a new connect().
+  static constexpr duration stale_dial_after = std::chrono::milliseconds(250);
+
+  // Marks a dial of `w` as started now; returns its number for dial().
+  std::uint64_t begin_dial(wanted_address& w) {
+    w.dialing = true;
+    w.dial_started = sys_.time().now();
+    return ++w.dial_id;
+  }
+  void dial(const std::string& address, std::uint64_t id);
   void add_session(std::shared_ptr<link> l, handshake_role role, const std::string& dialed);
   void emit(const node_event& e);
   void schedule_redial(wanted_address& w, time_point now);
