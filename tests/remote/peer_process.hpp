@@ -2,11 +2,6 @@
 // remoting tests.
 #pragma once
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,12 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "../support/line_process.hpp"
 #include "remote_actors.hpp"
 #include "troupe/net/node.hpp"
 
 namespace remote_test {
 
-/// A peer node process: started with pipes on stdin and stdout, ended by pid.
+/// A peer node process (a line_process): ready once it printed its address.
 class peer_process {
  public:
   /// Runs the peer program as `prefix... peer name listen cookie [tls...]`
@@ -37,74 +33,27 @@ class peer_process {
       args.push_back(tls->cert_file);
       args.push_back(tls->key_file);
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int in[2];
-    int out[2];
-    if (pipe(in) != 0) return;
-    if (pipe(out) != 0) {
-      close(in[0]);
-      close(in[1]);
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      close(in[1]);
-      close(out[0]);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    if (pid_ < 0) return;
+    proc_ = std::make_unique<test_support::line_process>(std::move(args));
     // READY <address> <incarnation>, within 20 s.
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    char c = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      if (read(stdout_, &c, 1) != 1) break;
-      if (c == '\n') break;
-      line += c;
-    }
+    const std::string line = proc_->wait_for(
+        [](const std::string& l) { return l.rfind("READY ", 0) == 0; }, std::chrono::seconds(20));
     std::istringstream is(line);
     std::string word;
     is >> word >> address >> incarnation;
     ready = word == "READY";
   }
-  ~peer_process() { kill_now(); }
   peer_process(const peer_process&) = delete;
   peer_process& operator=(const peer_process&) = delete;
 
   /// Ends the process with SIGKILL and reaps it (bounded).
-  void kill_now() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      for (int i = 0; i < 500; ++i) {  // at most 5 s
-        if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
-        usleep(10000);
-      }
-    }
-    pid_ = -1;
-    if (stdin_ >= 0) close(stdin_);
-    if (stdout_ >= 0) close(stdout_);
-    stdin_ = stdout_ = -1;
-  }
+  void kill_now() { proc_->kill_now(); }
 
   bool ready = false;
   std::string address;
   std::uint64_t incarnation = 0;
 
  private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int stdout_ = -1;
+  std::unique_ptr<test_support::line_process> proc_;
 };
 
 /// A node in the test's own process, started from its config alone (TLS

@@ -1,6 +1,6 @@
 // What the discovery system tests share: hosts in network namespaces of
-// their own on a bridge (made and removed by the test), and a child process
-// of any kind whose output lines are collected and which is ended by its pid.
+// their own on a bridge (made and removed by the test), and child processes
+// (line_process.hpp).
 #pragma once
 
 #include <poll.h>
@@ -18,7 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "../support/line_process.hpp"
+
 namespace system_test {
+
+using test_support::line_process;
 
 /// Runs a shell command quietly; returns its exit status.
 inline int quiet(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
@@ -94,115 +98,6 @@ class bridged_namespaces {
   std::string subnet_;
   std::string tag_;
   bool ok_ = false;
-};
-
-/// A child process (argv, no shell) whose standard output and error lines
-/// are collected by a reader thread; ended by its pid.
-class line_process {
- public:
-  explicit line_process(std::vector<std::string> args) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int in[2];
-    int out[2];
-    if (pipe(in) != 0) return;
-    if (pipe(out) != 0) {
-      close(in[0]);
-      close(in[1]);
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      dup2(out[1], 2);
-      close(in[1]);
-      close(out[0]);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    reader_ = std::thread([this] { read_lines(); });
-  }
-  ~line_process() { kill_now(); }
-  line_process(const line_process&) = delete;
-  line_process& operator=(const line_process&) = delete;
-
-  [[nodiscard]] bool started() const { return pid_ > 0; }
-  /// Waits (at most `limit`) for a line that `match` accepts; returns it or "".
-  std::string wait_for(const std::function<bool(const std::string&)>& match,
-                       std::chrono::milliseconds limit) {
-    std::unique_lock lock(mu_);
-    std::string found;
-    cv_.wait_for(lock, limit, [&] {
-      for (const auto& l : lines_)
-        if (match(l)) {
-          found = l;
-          return true;
-        }
-      return false;
-    });
-    return found;
-  }
-  void say(const std::string& line) {
-    const std::string l = line + "\n";
-    if (stdin_ >= 0) (void)!write(stdin_, l.data(), l.size());
-  }
-  /// Every line so far (for failure reports).
-  std::string transcript() {
-    std::lock_guard lock(mu_);
-    std::string all;
-    for (const auto& l : lines_) all += l + "\n";
-    return all;
-  }
-  /// Ends the process with SIGKILL and reaps it (bounded).
-  void kill_now() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      for (int i = 0; i < 500; ++i) {  // at most 5 s
-        if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
-        usleep(10000);
-      }
-      pid_ = -1;
-    }
-    if (stdin_ >= 0) close(stdin_);
-    stdin_ = -1;
-    if (reader_.joinable()) reader_.join();
-    if (stdout_ >= 0) close(stdout_);
-    stdout_ = -1;
-  }
-
- private:
-  void read_lines() {
-    std::string buf;
-    char chunk[4096];
-    for (;;) {
-      const ssize_t n = read(stdout_, chunk, sizeof chunk);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<std::size_t>(n));
-      std::size_t nl;
-      while ((nl = buf.find('\n')) != std::string::npos) {
-        {
-          std::lock_guard lock(mu_);
-          lines_.push_back(buf.substr(0, nl));
-        }
-        cv_.notify_all();
-        buf.erase(0, nl + 1);
-      }
-    }
-  }
-
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int stdout_ = -1;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
 };
 
 }  // namespace system_test
