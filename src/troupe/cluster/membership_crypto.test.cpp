@@ -133,12 +133,7 @@ struct secure_cluster {
   }
   template <class Pred>
   bool run_until(Pred p, duration limit) {
-    const time_point end = rt.now() + limit;
-    while (!p()) {
-      if (rt.now() >= end) return false;
-      rt.advance(10ms);
-    }
-    return true;
+    return rt.advance_until(p, limit);
   }
   /// Events at `observer` about member `name` (any kind when `only_bad` is
   /// false; else suspect and dead only).

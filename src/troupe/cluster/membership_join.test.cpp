@@ -43,12 +43,7 @@ struct two_alone {
   }
   template <class Pred>
   bool run_until(Pred p, duration limit) {
-    const time_point end = rt.now() + limit;
-    while (!p()) {
-      if (rt.now() >= end) return false;
-      rt.advance(10ms);
-    }
-    return true;
+    return rt.advance_until(p, limit);
   }
   sim::runtime rt;
   sim::network net;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -79,6 +80,18 @@ class runtime {
   /// Moves time forward by `d`, firing each due timer in order and running
   /// the work it causes before the next one fires.
   void advance(duration d);
+  /// Moves time forward in steps of `step` until `done()` holds (checked
+  /// first, and after each step) or `limit` has passed; returns whether
+  /// `done()` held. The bounded wait of simulated tests.
+  template <class Pred>
+  bool advance_until(Pred done, duration limit, duration step = std::chrono::milliseconds(10)) {
+    const time_point end = now() + limit;
+    while (!done()) {
+      if (now() >= end) return false;
+      advance(step);
+    }
+    return true;
+  }
   /// Returns the virtual time.
   [[nodiscard]] time_point now() const noexcept { return clock_.now(); }
 

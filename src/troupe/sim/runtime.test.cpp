@@ -247,3 +247,21 @@ TEST(sim_runtime, config_plugs_the_runtimes_seams_into_a_system) {
 }
 
 }  // namespace
+
+TEST(sim_runtime, advance_until_stops_when_the_condition_holds_or_at_the_limit) {
+  troupe::sim::runtime rt;
+  const troupe::time_point start = rt.now();
+  // Holds after 250 ms of virtual time: found at the first 10 ms step past it.
+  EXPECT_TRUE(rt.advance_until([&] { return rt.now() - start >= std::chrono::milliseconds(250); },
+                               std::chrono::seconds(1)));
+  EXPECT_EQ(rt.now() - start, std::chrono::milliseconds(250));
+  // Never holds: gives up once the limit has passed, not before.
+  const troupe::time_point second = rt.now();
+  EXPECT_FALSE(rt.advance_until([] { return false; }, std::chrono::milliseconds(95)));
+  EXPECT_GE(rt.now() - second, std::chrono::milliseconds(95));
+  EXPECT_LT(rt.now() - second, std::chrono::milliseconds(110));
+  // Already true: no time passes.
+  const troupe::time_point third = rt.now();
+  EXPECT_TRUE(rt.advance_until([] { return true; }, std::chrono::seconds(1)));
+  EXPECT_EQ(rt.now(), third);
+}

@@ -57,12 +57,7 @@ struct cluster_nodes {
   }
   template <class Pred>
   bool run_until(Pred p, duration limit) {
-    const time_point end = rt.now() + limit;
-    while (!p()) {
-      if (rt.now() >= end) return false;
-      rt.advance(10ms);
-    }
-    return true;
+    return rt.advance_until(p, limit);
   }
   bool full_mesh(const std::vector<std::size_t>& who) {
     for (std::size_t i : who)
