@@ -25,7 +25,7 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
   auto m = membership::start(time, random, net, std::move(mc));
   if (!m) return m.error();
   std::unique_ptr<cluster> c(new cluster(n, std::move(*m)));
-  if (config.replicate_receptionist) {
+  if (config.replicate_receptionist || config.replicate_groups) {
     auto on_conflict = std::move(config.on_label_conflict);
     if (!on_conflict) {
       net::node* nd = &n;
@@ -35,8 +35,16 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
                 std::to_string(k.winner.origin) + "'s; it stays hidden");
       };
     }
-    c->sync_ = reception_sync::start(time, n, n.local_system().receptionist(), config.anti_entropy,
-                                     std::move(on_conflict));
+    troupe::system& local = n.local_system();
+    auto sync = reception_sync::start(
+        time, n, config.replicate_receptionist ? &local.receptionist() : nullptr,
+        config.replicate_groups ? &local.groups() : nullptr, config.anti_entropy,
+        std::move(on_conflict));
+    if (!sync) {
+      c->members_->stop();
+      return sync.error();
+    }
+    c->sync_ = std::move(*sync);
   }
   // The subscription starts with every member joined so far.
   std::shared_ptr<gate> g = c->gate_;

@@ -27,7 +27,11 @@ struct cluster_config {
   /// Replicates the node's receptionist to every member and theirs here
   /// (see reception_sync): lookups, listings and keys span the cluster.
   bool replicate_receptionist = true;
-  /// How often each member asks every peer for its entries anyway, which
+  /// Replicates the node's process groups the same way: members() of a
+  /// group lists the actors of every member node, and monitors hear of
+  /// joins and leaves anywhere in the cluster.
+  bool replicate_groups = true;
+  /// How often each member asks every peer for its entries and memberships anyway, which
   /// repairs what a refused send left behind.
   duration anti_entropy = std::chrono::seconds(5);
   /// How often a member checks that it has a session with every live
@@ -51,9 +55,10 @@ struct cluster_config {
 /// - a member declared dead is no longer redialed and its session ends at
 ///   once: pending asks to it end with node_down and remote watches of its
 ///   actors fire, once each (a member that left closes its own sessions);
-/// - the receptionists replicate (reception_sync): an entry checked in on
-///   any member is found on every member, and the entries of a member that
-///   is declared dead or leaves disappear everywhere;
+/// - the receptionists and process groups replicate (reception_sync): an
+///   entry checked in, or an actor joined to a group, on any member is seen
+///   on every member, and the entries and memberships of a member that is
+///   declared dead or leaves disappear everywhere;
 /// - a session that ends without the peer's goodbye (its process died, its
 ///   connection was reset) tells membership at once (swim::peer_lost), which
 ///   brings detection of a killed process down to the minimum suspicion.
@@ -74,7 +79,8 @@ class cluster {
 
   /// The membership: members, events, stats.
   [[nodiscard]] membership& members() noexcept { return *members_; }
-  /// The receptionist's replication counters (all zero when it is off).
+  /// The replication counters of the receptionist and the process groups
+  /// (all zero when both are off).
   [[nodiscard]] reception_sync_stats reception_stats() const {
     return sync_ ? sync_->stats() : reception_sync_stats{};
   }

@@ -1,5 +1,6 @@
 #include "troupe/cluster/reception_sync.hpp"
 
+#include <array>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "troupe/cluster/reception_wire.hpp"
+#include "troupe/cluster/replicated_table.hpp"
 #include "troupe/core/ticker.hpp"
 
 namespace troupe::cluster {
@@ -18,17 +20,22 @@ namespace wire = reception_wire;
 
 class reception_sync::impl : public std::enable_shared_from_this<impl> {
  public:
-  impl(net::node& n, receptionist& r) : node_(n), r_(r) {}
+  impl(net::node& n, std::vector<std::unique_ptr<replicated_table>> tables)
+      : node_(n), tables_(std::move(tables)) {}
 
   void start(clock& time, duration anti_entropy) {
     std::weak_ptr<impl> weak = weak_from_this();
-    r_.set_origin(wire::origin_of(node_.name(), node_.incarnation()));
-    r_.on_local_change([weak] {
-      if (auto s = weak.lock()) s->flush();
-    });
-    r_.on_conflict([weak](const reception_conflict& c) {
-      if (auto s = weak.lock()) s->conflict(c);
-    });
+    const origin_id self = wire::origin_of(node_.name(), node_.incarnation());
+    for (auto& t : tables_) {
+      t->attach(
+          self,
+          [weak] {
+            if (auto s = weak.lock()) s->flush();
+          },
+          [weak](const reception_conflict& c) {
+            if (auto s = weak.lock()) s->conflict(c);
+          });
+    }
     (void)node_.set_channel(wire::channel, [weak](const std::string& peer, std::uint64_t inc,
                                                   std::span<const std::byte> body) {
       if (auto s = weak.lock()) s->receive(peer, inc, body);
@@ -45,8 +52,7 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
       stopped_ = true;
     }
     if (ticker_ != nullptr) ticker_->end();
-    r_.on_local_change({});
-    r_.on_conflict({});
+    for (auto& t : tables_) t->detach();
     (void)node_.set_channel(wire::channel, {});
   }
 
@@ -54,7 +60,7 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
     {
       std::lock_guard lock(mu_);
       if (stopped_) return;
-      peers_[peer] = peer_state{inc, true, std::nullopt};
+      peers_[peer] = peer_state{inc, true, {}};
     }
     ask(peer, inc);
   }
@@ -90,7 +96,7 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
           gone_order_.pop_front();
         }
       }
-      r_.drop_origin(o);
+      for (auto& t : tables_) t->drop_origin(o);
     }
     deliver_conflicts();
     session_down(peer, inc);
@@ -110,20 +116,28 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
   struct peer_state {
     std::uint64_t incarnation = 0;
     bool session = false;
-    std::optional<std::uint64_t> sent;  // the version the peer has (or will have) of ours
+    // Per table: the version the peer has (or will have) of ours.
+    std::array<std::optional<std::uint64_t>, wire::tables> sent;
   };
   static constexpr std::size_t max_gone = 4096;
 
-  // Sends `peer` a want for its entries, with what this node has of them.
+  replicated_table* table_of(wire::table id) const {
+    for (const auto& t : tables_)
+      if (t->id() == id) return t.get();
+    return nullptr;
+  }
+
+  // Sends `peer` a want per table, with what this node has of its entries.
   void ask(const std::string& peer, std::uint64_t inc) {
     const origin_id o = wire::origin_of(peer, inc);
-    wire::want w{o, 0};
-    for (const entry_stamp& v : r_.versions())
-      if (v.origin == o) w.have = v.version;
-    std::vector<std::byte> buf;
-    codec::binary_writer out(buf);
-    wire::encode(out, w);
-    if (node_.send_channel(peer, inc, wire::channel, buf)) count(&reception_sync_stats::wants_sent);
+    for (const auto& t : tables_) {
+      const wire::want w{t->id(), o, t->have(o)};
+      std::vector<std::byte> buf;
+      codec::binary_writer out(buf);
+      wire::encode(out, w);
+      if (node_.send_channel(peer, inc, wire::channel, buf))
+        count(&reception_sync_stats::wants_sent);
+    }
   }
 
   void ask_everyone() {
@@ -136,7 +150,7 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
     for (const auto& [name, inc] : all) ask(name, inc);
   }
 
-  // Sends every peer that asked what it lacks of this node's entries. One
+  // Sends every peer that asked what it lacks of this node's tables. One
   // thread at a time sends; a change during a round makes another round.
   void flush() {
     {
@@ -149,22 +163,40 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
       flushing_ = true;
     }
     for (;;) {
-      std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> targets;
+      struct target {
+        std::string peer;
+        std::uint64_t incarnation;
+        std::size_t table;
+        std::uint64_t sent;
+      };
+      std::vector<target> targets;
       {
         std::lock_guard lock(mu_);
         again_ = false;
-        for (const auto& [name, p] : peers_)
-          if (p.session && p.sent) targets.emplace_back(name, p.incarnation, *p.sent);
+        for (const auto& [name, p] : peers_) {
+          if (!p.session) continue;
+          for (std::size_t i = 0; i < tables_.size(); ++i) {
+            const auto& sent = p.sent[static_cast<std::size_t>(tables_[i]->id())];
+            if (sent) targets.push_back(target{name, p.incarnation, i, *sent});
+          }
+        }
       }
-      for (const auto& [name, inc, sent] : targets) {
-        reception_changes c = r_.local_changes(sent);
-        if (!c.reset && c.top == sent) continue;
-        const bool ok = send_changes(name, inc, c);
+      for (const target& t : targets) {
+        const replicated_table& table = *tables_[t.table];
+        const wire::changes c = table.changes_since(t.sent);
+        // Nothing new; or a whole state of nothing for a peer that has nothing.
+        if (c.top == t.sent && (!c.reset || t.sent == 0)) continue;
+        std::vector<std::byte> buf;
+        codec::binary_writer out(buf);
+        wire::encode(out, c);
+        const bool ok =
+            static_cast<bool>(node_.send_channel(t.peer, t.incarnation, wire::channel, buf));
         std::lock_guard lock(mu_);
-        auto it = peers_.find(name);
-        if (it == peers_.end() || it->second.incarnation != inc) continue;
+        auto it = peers_.find(t.peer);
+        if (it == peers_.end() || it->second.incarnation != t.incarnation) continue;
         // A send that failed is retried when the peer next asks.
-        it->second.sent = ok ? std::optional<std::uint64_t>(c.top) : std::nullopt;
+        it->second.sent[static_cast<std::size_t>(table.id())] =
+            ok ? std::optional<std::uint64_t>(c.top) : std::nullopt;
         if (ok) {
           ++stats_.batches_sent;
           if (c.reset) ++stats_.snapshots_sent;
@@ -178,48 +210,21 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
     }
   }
 
-  bool send_changes(const std::string& peer, std::uint64_t inc, const reception_changes& c) {
-    wire::changes m;
-    m.origin = c.origin;
-    m.base = c.base;
-    m.top = c.top;
-    m.reset = c.reset;
-    m.ops.reserve(c.ops.size());
-    for (const reception_op& op : c.ops) {
-      wire::op o;
-      o.what = op.what;
-      o.version = op.stamp.version;
-      o.label = op.label;
-      if (op.what == reception_op::kind::add) {
-        const actor_address a = node_.resolver().address_of(*op.actor);
-        if (a.node != node_.name()) continue;  // a remote actor checked in here: not ours to give
-        o.key = op.key;
-        o.type = std::string(op.type.name);
-        o.vis = op.vis;
-        o.actor = a.id;
-      } else {
-        o.removes = op.removes;
-      }
-      m.ops.push_back(std::move(o));
-    }
-    std::vector<std::byte> buf;
-    codec::binary_writer out(buf);
-    wire::encode(out, m);
-    return static_cast<bool>(node_.send_channel(peer, inc, wire::channel, buf));
-  }
-
   void receive(const std::string& peer, std::uint64_t inc, std::span<const std::byte> body) {
     result<wire::message> m = wire::decode(body);
     if (!m) return count(&reception_sync_stats::refused);
     if (auto* w = std::get_if<wire::want>(&*m)) {
-      if (w->origin != r_.origin()) return;  // meant for another life of this node
+      replicated_table* t = table_of(w->of);
+      if (t == nullptr) return;  // a table this node does not replicate
+      if (w->origin != wire::origin_of(node_.name(), node_.incarnation()))
+        return;  // meant for another life of this node
       {
         std::lock_guard lock(mu_);
         if (stopped_) return;
         peer_state& p = peers_[peer];
-        if (p.incarnation != inc) p = peer_state{inc, true, std::nullopt};
+        if (p.incarnation != inc) p = peer_state{inc, true, {}};
         p.session = true;
-        p.sent = w->have;
+        p.sent[static_cast<std::size_t>(w->of)] = w->have;
       }
       flush();
       return;
@@ -228,36 +233,18 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
   }
 
   void apply(const std::string& peer, std::uint64_t inc, const wire::changes& m) {
-    const origin_id o = wire::origin_of(peer, inc);
-    if (m.origin != o) return count(&reception_sync_stats::refused);  // only its own entries
-    reception_changes c;
-    c.origin = m.origin;
-    c.base = m.base;
-    c.top = m.top;
-    c.reset = m.reset;
-    c.ops.reserve(m.ops.size());
-    for (const wire::op& w : m.ops) {
-      reception_op op;
-      op.what = w.what;
-      op.stamp = entry_stamp{o, w.version};
-      op.label = w.label;
-      op.removes = w.removes;
-      if (w.what == reception_op::kind::add) {
-        op.key = w.key;
-        op.type = actor_type{nullptr, w.type};  // the receptionist keeps its own copy
-        op.vis = w.vis;
-        op.actor = node_.resolver().resolve(actor_address{peer, inc, w.actor});
-      }
-      c.ops.push_back(std::move(op));
-    }
+    replicated_table* t = table_of(m.of);
+    if (t == nullptr) return;
+    if (m.origin != wire::origin_of(peer, inc))
+      return count(&reception_sync_stats::refused);  // only its own entries
     apply_status st;
     {
       std::lock_guard lock(apply_mu_);
-      if (gone_.count(o) != 0) {
+      if (gone_.count(m.origin) != 0) {
         count(&reception_sync_stats::from_dead);
         return;
       }
-      st = r_.apply_changes(c);
+      st = t->apply(m, peer, inc);
     }
     deliver_conflicts();
     switch (st) {
@@ -297,7 +284,7 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
   }
 
   net::node& node_;
-  receptionist& r_;
+  const std::vector<std::unique_ptr<replicated_table>> tables_;
   ticker* ticker_ = nullptr;
 
   mutable std::mutex mu_;  // guards what follows
@@ -317,10 +304,14 @@ class reception_sync::impl : public std::enable_shared_from_this<impl> {
   std::deque<origin_id> gone_order_;
 };
 
-std::unique_ptr<reception_sync> reception_sync::start(
-    clock& time, net::node& n, receptionist& r, duration anti_entropy,
+result<std::unique_ptr<reception_sync>> reception_sync::start(
+    clock& time, net::node& n, receptionist* r, process_groups* g, duration anti_entropy,
     std::function<void(const reception_conflict&)> on_conflict) {
-  auto i = std::make_shared<impl>(n, r);
+  std::vector<std::unique_ptr<replicated_table>> tables;
+  if (r != nullptr) tables.push_back(receptionist_table(n, *r));
+  if (g != nullptr) tables.push_back(groups_table(n, *g));
+  if (tables.empty()) return error(errc::invalid_argument, "no table to replicate");
+  auto i = std::make_shared<impl>(n, std::move(tables));
   i->set_conflict_handler(std::move(on_conflict));
   i->start(time, anti_entropy);
   return std::unique_ptr<reception_sync>(new reception_sync(std::move(i)));

@@ -35,6 +35,15 @@ struct entry_stamp {
   friend auto operator<=>(const entry_stamp&, const entry_stamp&) = default;
 };
 
+/// What applying another node's change to a replicated table (the
+/// receptionist, the process groups) did.
+enum class apply_status : std::uint8_t {
+  applied,    ///< the change was new and took effect
+  duplicate,  ///< its origin's version already includes it: ignored
+  gap,        ///< an earlier change of its origin is missing: ignored (sync first)
+  refused,    ///< malformed, or claims to come from this node: ignored
+};
+
 /// Says how far a receptionist entry may travel once there are nodes:
 /// `public_` everywhere (other nodes and external clients), `internal` to the
 /// nodes of the cluster, `private_` never off this node. Stored with every

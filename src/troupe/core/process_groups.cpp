@@ -74,12 +74,24 @@ result<void> process_groups::join_handle(std::string_view scope, std::string_vie
     if (g == s->second.end())
       g = s->second.emplace(std::string(group), std::vector<member_rec>{}).first;
     for (const member_rec& r : g->second)
-      if (r.m.id == id) return {};  // already a member
-    stamp = entry_stamp{local_origin, ++version_};
-    g->second.push_back(member_rec{group_member{id, type, stamp, actor}, 0});
+      if (r.m.id == id && r.m.stamp.origin == local_origin) return {};  // already a member
+    stamp = entry_stamp{local_origin, version_ + 1};
+    local_live_.emplace(stamp.version, std::make_pair(s->first, g->first));
+    try {
+      g->second.push_back(member_rec{group_member{id, type, stamp, actor}, 0});
+    } catch (...) {
+      local_live_.erase(stamp.version);
+      if (g->second.empty()) {
+        s->second.erase(g);
+        if (s->second.empty()) scopes_.erase(s);
+      }
+      throw;
+    }
+    version_ = stamp.version;
     announce(group_change::joined, s->first, g->first, g->second.back().m);
   }
   run_callbacks();
+  local_changed();
   // Outside the lock: a watch on an actor that has already ended runs at
   // once, and removes the membership again.
   std::uint64_t token = 0;
@@ -125,21 +137,48 @@ bool process_groups::remove_member(std::string_view scope, std::string_view grou
     auto g = s->second.find(group);
     if (g == s->second.end()) return false;
     auto& v = g->second;
+    // By id: this node's membership of that actor (ids of other nodes'
+    // actors may coincide with ours).
     auto it = std::find_if(v.begin(), v.end(), [&](const member_rec& r) {
-      return r.m.id == id && (stamp == nullptr || r.m.stamp == *stamp);
+      return stamp != nullptr ? r.m.id == id && r.m.stamp == *stamp
+                              : r.m.id == id && r.m.stamp.origin == local_origin;
     });
     if (it == v.end()) return false;
-    gone = std::move(*it);
-    v.erase(it);
-    announce(group_change::left, s->first, g->first, gone.m);
-    if (v.empty()) {
-      s->second.erase(g);
-      if (s->second.empty()) scopes_.erase(s);
-    }
+    gone = erase_locked(s, g, static_cast<std::size_t>(it - v.begin()));
   }
   // Outside the lock: the watch list has a lock of its own.
   if (gone.watch != 0) gone.m.actor->remove_watch(gone.watch);
+  local_changed();
   return true;
+}
+
+process_groups::member_rec process_groups::erase_locked(
+    std::map<std::string, group_map, std::less<>>::iterator s, group_map::iterator g,
+    std::size_t i) {
+  auto& v = g->second;
+  member_rec gone = std::move(v[i]);
+  v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+  announce(group_change::left, s->first, g->first, gone.m);
+  if (gone.m.stamp.origin == local_origin) {
+    // A leave of this node's: the next version, kept as a tombstone for
+    // nodes that have the join.
+    ++version_;
+    local_live_.erase(gone.m.stamp.version);
+    try {
+      tombstones_.push_back(tombstone{version_, s->first, g->first, gone.m.stamp.version});
+      if (tombstones_.size() > max_tombstones) {
+        horizon_ = tombstones_.front().version;
+        tombstones_.pop_front();
+      }
+    } catch (...) {  // out of memory: receivers behind this get the whole state
+      horizon_ = version_;
+    }
+  }
+  if (v.empty()) {
+    s->second.erase(g);
+    if (s->second.empty()) scopes_.erase(s);
+  }
+  return gone;
 }
 
 // ---- reading ---------------------------------------------------------------------
@@ -181,7 +220,7 @@ std::vector<std::pair<std::string, std::string>> process_groups::groups_of(actor
   for (const auto& [scope, groups] : scopes_) {
     for (const auto& [group, members] : groups) {
       for (const member_rec& r : members) {
-        if (r.m.id == id) {
+        if (r.m.id == id && r.m.stamp.origin == local_origin) {
           out.emplace_back(scope, group);
           break;
         }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,37 @@ struct group_event {
   group_member member;
 };
 
+/// One change to the process groups: the unit the cluster layer replicates
+/// between nodes (every node is the only writer of its own memberships).
+struct group_op {
+  enum class kind : std::uint8_t {
+    join,   ///< `actor` (of `type`) joins `group` of `scope`
+    leave,  ///< the membership of `group` of `scope` with version `removes` ends
+  };
+  kind what = kind::join;
+  entry_stamp stamp;  ///< the op's origin and its place in that origin's sequence
+  std::string scope;
+  std::string group;
+  actor_type type;              ///< join
+  ref_ptr<actor_handle> actor;  ///< join
+  std::uint64_t removes = 0;    ///< leave: the version of the join it undoes
+};
+
+/// A run of one origin's changes to its memberships, as the cluster layer
+/// carries them between nodes: everything the origin changed after version
+/// `base`, bringing a receiver that has `base` up to `top`. The ops are what
+/// is left of those changes now (a membership that began and ended since
+/// `base` appears only as its leave), in version order.
+struct group_changes {
+  origin_id origin = local_origin;
+  std::uint64_t base = 0;
+  std::uint64_t top = 0;
+  /// The ops are the origin's whole state at `top`: a receiver drops the
+  /// origin's memberships that are not among them.
+  bool reset = false;
+  std::vector<group_op> ops;
+};
+
 namespace detail {
 
 /// Receives group events, in order, under the groups' lock: must be short,
@@ -81,8 +113,13 @@ class group_to_actor final : public group_sink {
 /// - An actor may join many groups, in many scopes; joining a group it is
 ///   already in changes nothing. Members leave every group when they stop.
 /// - members<A>() yields the members of type A; member_list() all of them.
-///   local_members() keeps those of this node (all of them until there are
-///   nodes; every membership carries an origin and a version).
+///   local_members() keeps those of this node. Every membership carries a
+///   stamp (origin, version).
+/// - In a cluster the groups span every member (the cluster layer applies
+///   other nodes' memberships through the replication seam below): members()
+///   lists actors of every node, and a node's memberships leave everywhere
+///   when it is declared dead or leaves. leave() and groups_of() concern
+///   this node's memberships only (only a node changes its own).
 /// - A monitor of one group, or of a whole scope, first receives one
 ///   `joined` per current member, then every join and leave in the order
 ///   they happened: as group_event messages to an actor (until it ends) or
@@ -121,7 +158,8 @@ class process_groups {
     return join(default_scope, group, ep);
   }
 
-  /// Removes `ep` from `group` of `scope`; false when it was not a member.
+  /// Removes `ep` from `group` of `scope`; false when it was not a member
+  /// (through this node).
   template <class A>
   bool leave(std::string_view scope, std::string_view group, const endpoint<A>& ep) {
     return leave_id(scope, group, ep.id());
@@ -159,7 +197,7 @@ class process_groups {
   [[nodiscard]] std::vector<std::string> groups(std::string_view scope = default_scope) const;
   /// Returns the scopes that have members, sorted.
   [[nodiscard]] std::vector<std::string> scopes() const;
-  /// Returns the (scope, group) pairs actor `id` belongs to, sorted.
+  /// Returns the (scope, group) pairs actor `id` joined on this node, sorted.
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> groups_of(actor_id id) const;
 
   /// Sends `monitor` a group_event for each join and leave of `group` of
@@ -185,6 +223,43 @@ class process_groups {
   result<scoped_subscription> monitor(std::string_view scope, std::string_view group, callback fn);
   /// Like monitor(scope, group, fn), for every group of `scope`.
   result<scoped_subscription> monitor_scope(std::string_view scope, callback fn);
+
+  // ---- the replication seam (for the cluster layer) ----
+
+  /// Sets the origin id this node's memberships have on other nodes (the
+  /// cluster layer's id of this node's life).
+  void set_origin(origin_id self);
+  /// Returns the id set by set_origin() (local_origin until then).
+  [[nodiscard]] origin_id origin() const;
+  /// Returns this node's changes since version `since` for another node,
+  /// stamped with origin(). When the leaves after `since` are no longer kept
+  /// (at most max_tombstones are), or `since` is ahead of this node, the
+  /// whole state with reset set.
+  [[nodiscard]] group_changes local_changes(std::uint64_t since) const;
+  /// Applies another node's changes (each join and leave is announced to
+  /// monitors like a local one): `applied` when they took effect (or the
+  /// part of them that was new), `duplicate` when nothing in them was new,
+  /// `gap` when the receiver lacks changes before `base`, `refused` for a
+  /// malformed batch or one that claims this node's origin.
+  apply_status apply_changes(const group_changes& changes);
+  /// Returns the version vector: for each origin (this node's first, as
+  /// local_origin), the version of its last change applied here.
+  [[nodiscard]] std::vector<entry_stamp> versions() const;
+  /// Ends every membership of `origin` (a node that died or left), with a
+  /// `left` event each, and forgets its version; returns how many ended.
+  /// Not for local_origin.
+  std::size_t drop_origin(origin_id origin);
+  /// Returns a hash of every membership (scope, group, type name, stamp with
+  /// this node's under origin()), independent of join order: equal on two
+  /// nodes that hold the same memberships.
+  [[nodiscard]] std::uint64_t digest() const;
+  /// Calls `fn` after every change of this node's memberships, outside the
+  /// groups' lock, on the thread that made it. One function; an empty one
+  /// clears it.
+  void on_local_change(std::function<void()> fn);
+
+  /// The leaves of this node's memberships kept for local_changes().
+  static constexpr std::size_t max_tombstones = 4096;
 
   // ---- untyped cores of the templates above ----
 
@@ -212,6 +287,12 @@ class process_groups {
     std::uint64_t watch = 0;  // local members: the watch that removes them
   };
   using group_map = std::map<std::string, std::vector<member_rec>, std::less<>>;
+  struct tombstone {
+    std::uint64_t version = 0;
+    std::string scope;
+    std::string group;
+    std::uint64_t removes = 0;
+  };
   struct monitor_rec {
     std::uint64_t id = 0;
     std::string scope;
@@ -250,6 +331,14 @@ class process_groups {
                                                bool whole_scope, callback fn);
   bool remove_member(std::string_view scope, std::string_view group, actor_id id,
                      const entry_stamp* stamp) noexcept;
+  // Ends membership `i` of `g` (of scope `s`) under the lock: announces the
+  // leave, records a local one for the replication seam, and drops the group
+  // and scope when they empty. Returns the record.
+  member_rec erase_locked(std::map<std::string, group_map, std::less<>>::iterator s,
+                          group_map::iterator g, std::size_t i);
+  void apply_locked(const group_op& op);
+  group_op intern(const group_op& op);
+  void local_changed() noexcept;
   void announce(group_change what, const std::string& scope, const std::string& group,
                 const group_member& m);
   void run_callbacks() noexcept;
@@ -261,8 +350,18 @@ class process_groups {
   std::vector<monitor_rec> monitors_;
   std::deque<pending_call> pending_;  // callbacks to run, in order
   bool running_callbacks_ = false;
-  std::uint64_t version_ = 0;
+  std::uint64_t version_ = 0;  // this node's memberships
   std::uint64_t next_monitor_ = 1;
+  // The replication seam's state (see process_groups_replication.cpp):
+  // remote origins' versions, this node's id, its live joins by version and
+  // its leaves, oldest first; `horizon_` is the newest leave dropped.
+  std::map<origin_id, std::uint64_t> applied_;
+  origin_id self_ = local_origin;
+  std::map<std::uint64_t, std::pair<std::string, std::string>> local_live_;
+  std::deque<tombstone> tombstones_;
+  std::uint64_t horizon_ = 0;
+  std::set<std::string, std::less<>> type_names_;  // remote members' type names
+  std::shared_ptr<const std::function<void()>> on_local_change_;
 };
 
 }  // namespace troupe

@@ -30,8 +30,8 @@ struct reception_entry {
   ref_ptr<actor_handle> actor;
 };
 
-/// One change to a receptionist, local or (later) from another node: the
-/// unit the cluster layer will replicate. Local check-ins and check-outs go
+/// One change to a receptionist, local or from another node: the unit the
+/// cluster layer replicates. Local check-ins and check-outs go
 /// through the same path as ops applied with receptionist::apply().
 struct reception_op {
   enum class kind : std::uint8_t {
@@ -47,14 +47,6 @@ struct reception_op {
   visibility vis = visibility::public_;
   ref_ptr<actor_handle> actor;
   std::uint64_t removes = 0;  ///< remove: the version of the add it undoes
-};
-
-/// What receptionist::apply() did with an op.
-enum class apply_status : std::uint8_t {
-  applied,    ///< the op was the next of its origin and took effect
-  duplicate,  ///< its origin's version already includes it: ignored
-  gap,        ///< an earlier op of its origin is missing: ignored (sync first)
-  refused,    ///< malformed, or claims to come from this node: ignored
 };
 
 /// A run of one origin's changes, as the cluster layer carries them between

@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "troupe/core/internal/fnv64.hpp"
 #include "troupe/core/receptionist.hpp"
 
 namespace troupe {
@@ -231,32 +232,9 @@ reception_changes receptionist::local_changes(std::uint64_t since) const {
   return out;
 }
 
-namespace {
-
-// FNV-1a, 64 bits: the same on every node and platform.
-struct fnv64 {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  void bytes(std::string_view s) {
-    for (char c : s) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 0x100000001b3ULL;
-    }
-    h ^= 0xff;  // ends the field, so ("ab","c") and ("a","bc") differ
-    h *= 0x100000001b3ULL;
-  }
-  void number(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      h ^= (v >> (8 * i)) & 0xff;
-      h *= 0x100000001b3ULL;
-    }
-  }
-};
-
-}  // namespace
-
 std::uint64_t receptionist::digest() const {
   std::lock_guard lock(mu_);
-  fnv64 f;
+  detail::fnv64 f;
   for (const auto& [label, cs] : labels_) {
     for (const candidate& c : cs) {
       if (c.vis == visibility::private_) continue;

@@ -1,0 +1,255 @@
+// The process groups' replication seam: other nodes' memberships in, this
+// node's changes out, origins, digests. Local joins and leaves, and the
+// state they share with these (erase_locked), are in process_groups.cpp.
+
+#include <algorithm>
+#include <iterator>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "troupe/core/internal/fnv64.hpp"
+#include "troupe/core/process_groups.hpp"
+
+namespace troupe {
+
+void process_groups::local_changed() noexcept {
+  std::shared_ptr<const std::function<void()>> fn;
+  {
+    std::lock_guard lock(mu_);
+    fn = on_local_change_;
+  }
+  if (!fn) return;
+  try {
+    (*fn)();
+  } catch (...) {  // the replication hook may not disturb a join or a leave
+  }
+}
+
+void process_groups::on_local_change(std::function<void()> fn) {
+  std::shared_ptr<const std::function<void()>> h;
+  if (fn) h = std::make_shared<const std::function<void()>>(std::move(fn));
+  std::lock_guard lock(mu_);
+  on_local_change_ = std::move(h);
+}
+
+void process_groups::set_origin(origin_id self) {
+  std::lock_guard lock(mu_);
+  self_ = self;
+}
+
+origin_id process_groups::origin() const {
+  std::lock_guard lock(mu_);
+  return self_;
+}
+
+// ---- other nodes' changes ---------------------------------------------------------
+
+group_op process_groups::intern(const group_op& op) {
+  group_op out = op;
+  if (op.what == group_op::kind::join) {
+    auto it = type_names_.find(op.type.name);
+    if (it == type_names_.end()) it = type_names_.emplace(op.type.name).first;
+    out.type = actor_type{nullptr, *it};
+  }
+  return out;
+}
+
+void process_groups::apply_locked(const group_op& op) {
+  if (op.what == group_op::kind::join) {
+    auto s = scopes_.find(op.scope);
+    if (s == scopes_.end()) s = scopes_.emplace(op.scope, group_map{}).first;
+    auto g = s->second.find(op.group);
+    if (g == s->second.end()) g = s->second.emplace(op.group, std::vector<member_rec>{}).first;
+    for (const member_rec& r : g->second)
+      if (r.m.stamp == op.stamp) return;  // already here
+    g->second.push_back(member_rec{group_member{op.actor->id(), op.type, op.stamp, op.actor}, 0});
+    announce(group_change::joined, s->first, g->first, g->second.back().m);
+    return;
+  }
+  auto s = scopes_.find(op.scope);
+  if (s == scopes_.end()) return;
+  auto g = s->second.find(op.group);
+  if (g == s->second.end()) return;
+  const entry_stamp joined{op.stamp.origin, op.removes};
+  for (std::size_t i = 0; i < g->second.size(); ++i) {
+    if (g->second[i].m.stamp == joined) {
+      erase_locked(s, g, i);  // remote: no watch to remove
+      return;
+    }
+  }
+}
+
+namespace {
+
+bool well_formed(const group_op& op, origin_id origin) {
+  if (origin == local_origin || op.stamp.origin != origin || op.stamp.version == 0) return false;
+  if (!validate_name(op.scope) || !validate_name(op.group)) return false;
+  if (op.what == group_op::kind::join)
+    return op.actor && !op.type.name.empty() && op.type.name.size() <= max_name_length;
+  return op.what == group_op::kind::leave && op.removes != 0 && op.removes < op.stamp.version;
+}
+
+}  // namespace
+
+apply_status process_groups::apply_changes(const group_changes& c) {
+  if (c.origin == local_origin || c.top < c.base) return apply_status::refused;
+  for (const group_op& op : c.ops)
+    if (!well_formed(op, c.origin) || op.stamp.version > c.top) return apply_status::refused;
+  {
+    std::lock_guard lock(mu_);
+    if (c.origin == self_) return apply_status::refused;
+    auto found = applied_.find(c.origin);
+    const std::uint64_t seen = found == applied_.end() ? 0 : found->second;
+    if (c.reset) {
+      if (found != applied_.end() && c.top < seen) return apply_status::duplicate;
+      // End what the origin no longer has, then add what is missing.
+      std::set<std::uint64_t> kept;
+      for (const group_op& op : c.ops)
+        if (op.what == group_op::kind::join) kept.insert(op.stamp.version);
+      std::vector<std::tuple<std::string, std::string, entry_stamp>> ended;
+      for (const auto& [scope, groups] : scopes_)
+        for (const auto& [group, members] : groups)
+          for (const member_rec& r : members)
+            if (r.m.stamp.origin == c.origin && kept.count(r.m.stamp.version) == 0)
+              ended.emplace_back(scope, group, r.m.stamp);
+      for (const auto& [scope, group, stamp] : ended) {
+        group_op leave;
+        leave.what = group_op::kind::leave;
+        leave.stamp = stamp;
+        leave.scope = scope;
+        leave.group = group;
+        leave.removes = stamp.version;
+        apply_locked(leave);
+      }
+      for (const group_op& op : c.ops)
+        if (op.what == group_op::kind::join) apply_locked(intern(op));
+    } else {
+      if (seen < c.base) return apply_status::gap;
+      if (c.top <= seen) return apply_status::duplicate;
+      // Only what is newer than what this node has: a batch that arrives
+      // late must not bring back a membership that ended since.
+      for (const group_op& op : c.ops)
+        if (op.stamp.version > seen)
+          apply_locked(op.what == group_op::kind::join ? intern(op) : op);
+    }
+    applied_[c.origin] = c.top;
+  }
+  run_callbacks();
+  return apply_status::applied;
+}
+
+std::size_t process_groups::drop_origin(origin_id origin) {
+  if (origin == local_origin) return 0;
+  std::size_t dropped = 0;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<std::tuple<std::string, std::string, entry_stamp>> ended;
+    for (const auto& [scope, groups] : scopes_)
+      for (const auto& [group, members] : groups)
+        for (const member_rec& r : members)
+          if (r.m.stamp.origin == origin) ended.emplace_back(scope, group, r.m.stamp);
+    for (const auto& [scope, group, stamp] : ended) {
+      group_op leave;
+      leave.what = group_op::kind::leave;
+      leave.stamp = stamp;
+      leave.scope = scope;
+      leave.group = group;
+      leave.removes = stamp.version;
+      apply_locked(leave);
+    }
+    dropped = ended.size();
+    applied_.erase(origin);
+  }
+  run_callbacks();
+  return dropped;
+}
+
+std::vector<entry_stamp> process_groups::versions() const {
+  std::lock_guard lock(mu_);
+  std::vector<entry_stamp> out;
+  out.reserve(applied_.size() + 1);
+  out.push_back(entry_stamp{local_origin, version_});
+  for (const auto& [origin, version] : applied_) out.push_back(entry_stamp{origin, version});
+  return out;
+}
+
+// ---- this node's changes ----------------------------------------------------------
+
+group_changes process_groups::local_changes(std::uint64_t since) const {
+  std::lock_guard lock(mu_);
+  group_changes out;
+  out.origin = self_;
+  out.top = version_;
+  const bool whole = since == 0 || since < horizon_ || since > version_;
+  out.reset = whole;
+  out.base = whole ? 0 : since;
+  std::vector<group_op> joins;
+  for (auto it = local_live_.upper_bound(out.base); it != local_live_.end(); ++it) {
+    const auto& [scope, group] = it->second;
+    auto s = scopes_.find(scope);
+    if (s == scopes_.end()) continue;
+    auto g = s->second.find(group);
+    if (g == s->second.end()) continue;
+    for (const member_rec& r : g->second) {
+      if (r.m.stamp != entry_stamp{local_origin, it->first}) continue;
+      group_op op;
+      op.what = group_op::kind::join;
+      op.stamp = entry_stamp{self_, it->first};
+      op.scope = scope;
+      op.group = group;
+      op.type = r.m.type;
+      op.actor = r.m.actor;
+      joins.push_back(std::move(op));
+    }
+  }
+  std::vector<group_op> leaves;
+  if (!whole) {
+    auto t = std::upper_bound(tombstones_.begin(), tombstones_.end(), out.base,
+                              [](std::uint64_t v, const tombstone& x) { return v < x.version; });
+    for (; t != tombstones_.end(); ++t) {
+      group_op op;
+      op.what = group_op::kind::leave;
+      op.stamp = entry_stamp{self_, t->version};
+      op.scope = t->scope;
+      op.group = t->group;
+      op.removes = t->removes;
+      leaves.push_back(std::move(op));
+    }
+  }
+  out.ops.reserve(joins.size() + leaves.size());
+  std::merge(std::make_move_iterator(joins.begin()), std::make_move_iterator(joins.end()),
+             std::make_move_iterator(leaves.begin()), std::make_move_iterator(leaves.end()),
+             std::back_inserter(out.ops), [](const group_op& a, const group_op& b) {
+               return a.stamp.version < b.stamp.version;
+             });
+  return out;
+}
+
+std::uint64_t process_groups::digest() const {
+  std::lock_guard lock(mu_);
+  detail::fnv64 f;
+  std::vector<std::pair<entry_stamp, std::string_view>> ranked;
+  for (const auto& [scope, groups] : scopes_) {
+    for (const auto& [group, members] : groups) {
+      // Join order differs between nodes; stamps do not.
+      ranked.clear();
+      for (const member_rec& r : members) {
+        entry_stamp st = r.m.stamp;
+        if (st.origin == local_origin) st.origin = self_;
+        ranked.emplace_back(st, r.m.type.name);
+      }
+      std::sort(ranked.begin(), ranked.end());
+      f.bytes(scope);
+      f.bytes(group);
+      for (const auto& [st, type] : ranked) {
+        f.bytes(type);
+        f.number(st.origin);
+        f.number(st.version);
+      }
+    }
+  }
+  return f.h;
+}
+
+}  // namespace troupe
