@@ -76,11 +76,11 @@ result<void> process_groups::join_handle(std::string_view scope, std::string_vie
     for (const member_rec& r : g->second)
       if (r.m.id == id && r.m.stamp.origin == local_origin) return {};  // already a member
     stamp = entry_stamp{local_origin, version_ + 1};
-    local_live_.emplace(stamp.version, std::make_pair(s->first, g->first));
+    log_.added(stamp.version, std::make_pair(s->first, g->first));
     try {
       g->second.push_back(member_rec{group_member{id, type, stamp, actor}, 0});
     } catch (...) {
-      local_live_.erase(stamp.version);
+      log_.forget(stamp.version);
       if (g->second.empty()) {
         s->second.erase(g);
         if (s->second.empty()) scopes_.erase(s);
@@ -163,16 +163,7 @@ process_groups::member_rec process_groups::erase_locked(
     // A leave of this node's: the next version, kept as a tombstone for
     // nodes that have the join.
     ++version_;
-    local_live_.erase(gone.m.stamp.version);
-    try {
-      tombstones_.push_back(tombstone{version_, s->first, g->first, gone.m.stamp.version});
-      if (tombstones_.size() > max_tombstones) {
-        horizon_ = tombstones_.front().version;
-        tombstones_.pop_front();
-      }
-    } catch (...) {  // out of memory: receivers behind this get the whole state
-      horizon_ = version_;
-    }
+    log_.removed(version_, std::make_pair(s->first, g->first), gone.m.stamp.version);
   }
   if (v.empty()) {
     s->second.erase(g);
@@ -355,7 +346,10 @@ void process_groups::clear() noexcept {
     monitors.swap(monitors_);
     pending.swap(pending_);
     for (monitor_rec& r : monitors) r.sink->closed = true;
+    applied_.clear();
+    log_.clear();
   }
+  on_local_change_.set({});
   for (auto& [scope, groups] : scopes)
     for (auto& [group, members] : groups)
       for (member_rec& r : members)

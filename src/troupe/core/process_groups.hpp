@@ -16,6 +16,7 @@
 #include "troupe/core/discovery.hpp"
 #include "troupe/core/endpoint.hpp"
 #include "troupe/core/envelopes.hpp"
+#include "troupe/core/internal/local_log.hpp"
 
 namespace troupe {
 
@@ -287,12 +288,7 @@ class process_groups {
     std::uint64_t watch = 0;  // local members: the watch that removes them
   };
   using group_map = std::map<std::string, std::vector<member_rec>, std::less<>>;
-  struct tombstone {
-    std::uint64_t version = 0;
-    std::string scope;
-    std::string group;
-    std::uint64_t removes = 0;
-  };
+
   struct monitor_rec {
     std::uint64_t id = 0;
     std::string scope;
@@ -337,6 +333,9 @@ class process_groups {
   member_rec erase_locked(std::map<std::string, group_map, std::less<>>::iterator s,
                           group_map::iterator g, std::size_t i);
   void apply_locked(const group_op& op);
+  // Ends the memberships of other nodes whose stamp `which` picks; returns
+  // how many.
+  std::size_t end_memberships_locked(const std::function<bool(const entry_stamp&)>& which);
   group_op intern(const group_op& op);
   void local_changed() noexcept;
   void announce(group_change what, const std::string& scope, const std::string& group,
@@ -353,15 +352,13 @@ class process_groups {
   std::uint64_t version_ = 0;  // this node's memberships
   std::uint64_t next_monitor_ = 1;
   // The replication seam's state (see process_groups_replication.cpp):
-  // remote origins' versions, this node's id, its live joins by version and
-  // its leaves, oldest first; `horizon_` is the newest leave dropped.
+  // remote origins' versions, this node's id, its joins and leaves (a
+  // place is a scope and a group).
   std::map<origin_id, std::uint64_t> applied_;
   origin_id self_ = local_origin;
-  std::map<std::uint64_t, std::pair<std::string, std::string>> local_live_;
-  std::deque<tombstone> tombstones_;
-  std::uint64_t horizon_ = 0;
+  detail::local_log<std::pair<std::string, std::string>> log_{max_tombstones};
   std::set<std::string, std::less<>> type_names_;  // remote members' type names
-  std::shared_ptr<const std::function<void()>> on_local_change_;
+  detail::table_hook<> on_local_change_;
 };
 
 }  // namespace troupe

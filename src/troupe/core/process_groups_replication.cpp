@@ -13,24 +13,10 @@
 
 namespace troupe {
 
-void process_groups::local_changed() noexcept {
-  std::shared_ptr<const std::function<void()>> fn;
-  {
-    std::lock_guard lock(mu_);
-    fn = on_local_change_;
-  }
-  if (!fn) return;
-  try {
-    (*fn)();
-  } catch (...) {  // the replication hook may not disturb a join or a leave
-  }
-}
+void process_groups::local_changed() noexcept { on_local_change_(); }
 
 void process_groups::on_local_change(std::function<void()> fn) {
-  std::shared_ptr<const std::function<void()>> h;
-  if (fn) h = std::make_shared<const std::function<void()>>(std::move(fn));
-  std::lock_guard lock(mu_);
-  on_local_change_ = std::move(h);
+  on_local_change_.set(std::move(fn));
 }
 
 void process_groups::set_origin(origin_id self) {
@@ -101,37 +87,30 @@ apply_status process_groups::apply_changes(const group_changes& c) {
     if (c.origin == self_) return apply_status::refused;
     auto found = applied_.find(c.origin);
     const std::uint64_t seen = found == applied_.end() ? 0 : found->second;
-    if (c.reset) {
-      if (found != applied_.end() && c.top < seen) return apply_status::duplicate;
-      // End what the origin no longer has, then add what is missing.
-      std::set<std::uint64_t> kept;
-      for (const group_op& op : c.ops)
-        if (op.what == group_op::kind::join) kept.insert(op.stamp.version);
-      std::vector<std::tuple<std::string, std::string, entry_stamp>> ended;
-      for (const auto& [scope, groups] : scopes_)
-        for (const auto& [group, members] : groups)
-          for (const member_rec& r : members)
-            if (r.m.stamp.origin == c.origin && kept.count(r.m.stamp.version) == 0)
-              ended.emplace_back(scope, group, r.m.stamp);
-      for (const auto& [scope, group, stamp] : ended) {
-        group_op leave;
-        leave.what = group_op::kind::leave;
-        leave.stamp = stamp;
-        leave.scope = scope;
-        leave.group = group;
-        leave.removes = stamp.version;
-        apply_locked(leave);
+    switch (detail::fit_batch(found != applied_.end(), seen, c.base, c.top, c.reset)) {
+      case detail::batch_fit::duplicate:
+        return apply_status::duplicate;
+      case detail::batch_fit::gap:
+        return apply_status::gap;
+      case detail::batch_fit::whole: {
+        // End what the origin no longer has, then add what is missing.
+        std::set<std::uint64_t> kept;
+        for (const group_op& op : c.ops)
+          if (op.what == group_op::kind::join) kept.insert(op.stamp.version);
+        end_memberships_locked([&](const entry_stamp& st) {
+          return st.origin == c.origin && kept.count(st.version) == 0;
+        });
+        for (const group_op& op : c.ops)
+          if (op.what == group_op::kind::join) apply_locked(intern(op));
+        break;
       }
-      for (const group_op& op : c.ops)
-        if (op.what == group_op::kind::join) apply_locked(intern(op));
-    } else {
-      if (seen < c.base) return apply_status::gap;
-      if (c.top <= seen) return apply_status::duplicate;
-      // Only what is newer than what this node has: a batch that arrives
-      // late must not bring back a membership that ended since.
-      for (const group_op& op : c.ops)
-        if (op.stamp.version > seen)
-          apply_locked(op.what == group_op::kind::join ? intern(op) : op);
+      case detail::batch_fit::delta:
+        // Only what is newer than what this node has: a batch that arrives
+        // late must not bring back a membership that ended since.
+        for (const group_op& op : c.ops)
+          if (op.stamp.version > seen)
+            apply_locked(op.what == group_op::kind::join ? intern(op) : op);
+        break;
     }
     applied_[c.origin] = c.top;
   }
@@ -144,48 +123,46 @@ std::size_t process_groups::drop_origin(origin_id origin) {
   std::size_t dropped = 0;
   {
     std::lock_guard lock(mu_);
-    std::vector<std::tuple<std::string, std::string, entry_stamp>> ended;
-    for (const auto& [scope, groups] : scopes_)
-      for (const auto& [group, members] : groups)
-        for (const member_rec& r : members)
-          if (r.m.stamp.origin == origin) ended.emplace_back(scope, group, r.m.stamp);
-    for (const auto& [scope, group, stamp] : ended) {
-      group_op leave;
-      leave.what = group_op::kind::leave;
-      leave.stamp = stamp;
-      leave.scope = scope;
-      leave.group = group;
-      leave.removes = stamp.version;
-      apply_locked(leave);
-    }
-    dropped = ended.size();
+    dropped =
+        end_memberships_locked([origin](const entry_stamp& st) { return st.origin == origin; });
     applied_.erase(origin);
   }
   run_callbacks();
   return dropped;
 }
 
+std::size_t process_groups::end_memberships_locked(
+    const std::function<bool(const entry_stamp&)>& which) {
+  std::vector<std::tuple<std::string, std::string, entry_stamp>> ended;
+  for (const auto& [scope, groups] : scopes_)
+    for (const auto& [group, members] : groups)
+      for (const member_rec& r : members)
+        if (r.m.stamp.origin != local_origin && which(r.m.stamp))
+          ended.emplace_back(scope, group, r.m.stamp);
+  for (const auto& [scope, group, stamp] : ended) {
+    group_op leave;
+    leave.what = group_op::kind::leave;
+    leave.stamp = stamp;
+    leave.scope = scope;
+    leave.group = group;
+    leave.removes = stamp.version;
+    apply_locked(leave);
+  }
+  return ended.size();
+}
+
 std::vector<entry_stamp> process_groups::versions() const {
   std::lock_guard lock(mu_);
-  std::vector<entry_stamp> out;
-  out.reserve(applied_.size() + 1);
-  out.push_back(entry_stamp{local_origin, version_});
-  for (const auto& [origin, version] : applied_) out.push_back(entry_stamp{origin, version});
-  return out;
+  return detail::version_vector(version_, applied_);
 }
 
 // ---- this node's changes ----------------------------------------------------------
 
 group_changes process_groups::local_changes(std::uint64_t since) const {
   std::lock_guard lock(mu_);
-  group_changes out;
-  out.origin = self_;
-  out.top = version_;
-  const bool whole = since == 0 || since < horizon_ || since > version_;
-  out.reset = whole;
-  out.base = whole ? 0 : since;
+  auto out = log_.start<group_changes>(self_, version_, since);
   std::vector<group_op> joins;
-  for (auto it = local_live_.upper_bound(out.base); it != local_live_.end(); ++it) {
+  for (auto [it, end] = log_.live_after(out.base); it != end; ++it) {
     const auto& [scope, group] = it->second;
     auto s = scopes_.find(scope);
     if (s == scopes_.end()) continue;
@@ -204,25 +181,18 @@ group_changes process_groups::local_changes(std::uint64_t since) const {
     }
   }
   std::vector<group_op> leaves;
-  if (!whole) {
-    auto t = std::upper_bound(tombstones_.begin(), tombstones_.end(), out.base,
-                              [](std::uint64_t v, const tombstone& x) { return v < x.version; });
-    for (; t != tombstones_.end(); ++t) {
+  if (!out.reset) {
+    for (auto [t, end] = log_.removals_after(out.base); t != end; ++t) {
       group_op op;
       op.what = group_op::kind::leave;
       op.stamp = entry_stamp{self_, t->version};
-      op.scope = t->scope;
-      op.group = t->group;
+      op.scope = t->place.first;
+      op.group = t->place.second;
       op.removes = t->removes;
       leaves.push_back(std::move(op));
     }
   }
-  out.ops.reserve(joins.size() + leaves.size());
-  std::merge(std::make_move_iterator(joins.begin()), std::make_move_iterator(joins.end()),
-             std::make_move_iterator(leaves.begin()), std::make_move_iterator(leaves.end()),
-             std::back_inserter(out.ops), [](const group_op& a, const group_op& b) {
-               return a.stamp.version < b.stamp.version;
-             });
+  detail::merge_by_version(joins, leaves, out.ops);
   return out;
 }
 

@@ -152,7 +152,7 @@ void receptionist::apply_locked(const reception_op& op) {
       }
       pos = cs.insert(pos, std::move(c));
       if (first) show(it->first, *pos);
-      if (mine && op.vis != visibility::private_) local_live_[op.stamp.version] = op.label;
+      if (mine && op.vis != visibility::private_) log_.added(op.stamp.version, op.label);
       return;
     }
     case reception_op::kind::remove: {
@@ -161,14 +161,8 @@ void receptionist::apply_locked(const reception_op& op) {
       candidates& cs = it->second;
       for (std::size_t i = 0; i < cs.size(); ++i) {
         if (cs[i].stamp == entry_stamp{op.stamp.origin, op.removes}) {
-          if (mine && cs[i].vis != visibility::private_) {
-            local_live_.erase(op.removes);
-            tombstones_.push_back(tombstone{op.stamp.version, op.label, op.removes});
-            if (tombstones_.size() > max_tombstones) {
-              horizon_ = tombstones_.front().version;
-              tombstones_.pop_front();
-            }
-          }
+          if (mine && cs[i].vis != visibility::private_)
+            log_.removed(op.stamp.version, op.label, op.removes);
           erase_locked(it->first, cs, i);
           break;
         }
@@ -326,11 +320,10 @@ void receptionist::clear() noexcept {
     sinks.swap(sinks_);
     by_key_.clear();
     applied_.clear();
-    local_live_.clear();
-    tombstones_.clear();
-    on_local_change_.reset();
-    on_conflict_.reset();
+    log_.clear();
   }
+  on_local_change_.set({});
+  on_conflict_.set({});
   for (auto& [label, cs] : labels)
     for (candidate& c : cs)
       if (c.watch != 0) c.actor->remove_watch(c.watch);

@@ -15,6 +15,7 @@
 
 #include "troupe/core/discovery.hpp"
 #include "troupe/core/endpoint.hpp"
+#include "troupe/core/internal/local_log.hpp"
 #include "troupe/core/listing.hpp"
 
 namespace troupe {
@@ -264,12 +265,6 @@ class receptionist {
   // Candidates of one label, sorted by stamp: front() is the visible one.
   using candidates = std::vector<candidate>;
 
-  struct tombstone {
-    std::uint64_t version = 0;
-    std::string label;
-    std::uint64_t removes = 0;
-  };
-
   bool retire(std::string_view label, const std::optional<entry_stamp>& stamp) noexcept;
   // The rank of a stamp in the conflict rule: this node's entries as origin().
   [[nodiscard]] entry_stamp rank(entry_stamp s) const noexcept {
@@ -297,16 +292,13 @@ class receptionist {
   std::uint64_t version_ = 0;                   // this node's
   std::uint64_t next_sink_ = 1;
   origin_id self_ = local_origin;
-  // This node's entries that may leave it, by version; and the removals of
-  // such entries, oldest first. `horizon_`: the newest removal dropped.
-  std::map<std::uint64_t, std::string> local_live_;
-  std::deque<tombstone> tombstones_;
-  std::uint64_t horizon_ = 0;
+  // This node's entries that may leave it, and their removals.
+  detail::local_log<std::string> log_{max_tombstones};
   // Names of remote entries' types (their actor_type views point here).
   std::set<std::string, std::less<>> type_names_;
   std::vector<reception_conflict> conflicts_;  // to report once unlocked
-  std::shared_ptr<const std::function<void()>> on_local_change_;
-  std::shared_ptr<const std::function<void(const reception_conflict&)>> on_conflict_;
+  detail::table_hook<> on_local_change_;
+  detail::table_hook<reception_conflict> on_conflict_;
 };
 
 }  // namespace troupe

@@ -15,34 +15,15 @@ namespace troupe {
 
 // ---- hooks ------------------------------------------------------------------------
 
-void receptionist::local_changed() noexcept {
-  std::shared_ptr<const std::function<void()>> fn;
-  {
-    std::lock_guard lock(mu_);
-    fn = on_local_change_;
-  }
-  if (!fn) return;
-  try {
-    (*fn)();
-  } catch (...) {  // the replication hook may not disturb a check-in
-  }
-}
+void receptionist::local_changed() noexcept { on_local_change_(); }
 
 void receptionist::report_conflicts() noexcept {
   std::vector<reception_conflict> found;
-  std::shared_ptr<const std::function<void(const reception_conflict&)>> fn;
   {
     std::lock_guard lock(mu_);
     found.swap(conflicts_);
-    fn = on_conflict_;
   }
-  if (!fn) return;
-  for (const reception_conflict& c : found) {
-    try {
-      (*fn)(c);
-    } catch (...) {
-    }
-  }
+  for (const reception_conflict& c : found) on_conflict_(c);
 }
 
 // ---- ops and batches from other nodes ----------------------------------------------
@@ -92,52 +73,51 @@ apply_status receptionist::apply_changes(const reception_changes& c) {
     if (check_remote(op, c.origin) != apply_status::applied || op.stamp.version > c.top)
       return apply_status::refused;
   }
-  apply_status status = apply_status::applied;
   {
     std::lock_guard lock(mu_);
     if (c.origin == self_) return apply_status::refused;
     auto found = applied_.find(c.origin);
     const std::uint64_t seen = found == applied_.end() ? 0 : found->second;
-    if (c.reset) {
-      if (found != applied_.end() && c.top < seen) return apply_status::duplicate;
-      // Drop what the origin no longer has, then add what is missing.
-      std::set<std::uint64_t> kept;
-      for (const reception_op& op : c.ops)
-        if (op.what == reception_op::kind::add) kept.insert(op.stamp.version);
-      for (auto it = labels_.begin(); it != labels_.end();) {
-        candidates& cs = it->second;
-        for (std::size_t i = cs.size(); i-- > 0;) {
-          if (cs[i].stamp.origin == c.origin && kept.count(cs[i].stamp.version) == 0)
-            erase_locked(it->first, cs, i);
+    switch (detail::fit_batch(found != applied_.end(), seen, c.base, c.top, c.reset)) {
+      case detail::batch_fit::duplicate:
+        return apply_status::duplicate;
+      case detail::batch_fit::gap:
+        return apply_status::gap;
+      case detail::batch_fit::whole: {
+        // Drop what the origin no longer has, then add what is missing.
+        std::set<std::uint64_t> kept;
+        for (const reception_op& op : c.ops)
+          if (op.what == reception_op::kind::add) kept.insert(op.stamp.version);
+        for (auto it = labels_.begin(); it != labels_.end();) {
+          candidates& cs = it->second;
+          for (std::size_t i = cs.size(); i-- > 0;) {
+            if (cs[i].stamp.origin == c.origin && kept.count(cs[i].stamp.version) == 0)
+              erase_locked(it->first, cs, i);
+          }
+          it = cs.empty() ? labels_.erase(it) : std::next(it);
         }
-        it = cs.empty() ? labels_.erase(it) : std::next(it);
+        for (const reception_op& op : c.ops)
+          if (op.what == reception_op::kind::add) apply_locked(intern(op));
+        break;
       }
-      for (const reception_op& op : c.ops)
-        if (op.what == reception_op::kind::add) apply_locked(intern(op));
-      applied_[c.origin] = c.top;
-    } else {
-      if (seen < c.base) return apply_status::gap;
-      if (c.top <= seen) return apply_status::duplicate;
-      // Only what is newer than what this node has: an older batch that
-      // arrives late must not bring back an entry removed since.
-      for (const reception_op& op : c.ops)
-        if (op.stamp.version > seen) apply_locked(intern(op));
-      applied_[c.origin] = c.top;
+      case detail::batch_fit::delta:
+        // Only what is newer than what this node has: an older batch that
+        // arrives late must not bring back an entry removed since.
+        for (const reception_op& op : c.ops)
+          if (op.stamp.version > seen) apply_locked(intern(op));
+        break;
     }
+    applied_[c.origin] = c.top;
   }
   report_conflicts();
-  return status;
+  return apply_status::applied;
 }
 
 // ---- versions, origins, this node's changes, digests -------------------------------
 
 std::vector<entry_stamp> receptionist::versions() const {
   std::lock_guard lock(mu_);
-  std::vector<entry_stamp> out;
-  out.reserve(applied_.size() + 1);
-  out.push_back(entry_stamp{local_origin, version_});
-  for (const auto& [origin, version] : applied_) out.push_back(entry_stamp{origin, version});
-  return out;
+  return detail::version_vector(version_, applied_);
 }
 
 std::size_t receptionist::drop_origin(origin_id origin) {
@@ -186,15 +166,9 @@ origin_id receptionist::origin() const {
 
 reception_changes receptionist::local_changes(std::uint64_t since) const {
   std::lock_guard lock(mu_);
-  reception_changes out;
-  out.origin = self_;
-  out.top = version_;
-  const bool whole = since == 0 || since < horizon_ || since > version_;
-  out.reset = whole;
-  out.base = whole ? 0 : since;
-  const std::uint64_t from = out.base;
+  auto out = log_.start<reception_changes>(self_, version_, since);
   std::vector<reception_op> adds;
-  for (auto it = local_live_.upper_bound(from); it != local_live_.end(); ++it) {
+  for (auto [it, end] = log_.live_after(out.base); it != end; ++it) {
     auto l = labels_.find(it->second);
     if (l == labels_.end()) continue;
     for (const candidate& c : l->second) {
@@ -211,24 +185,17 @@ reception_changes receptionist::local_changes(std::uint64_t since) const {
     }
   }
   std::vector<reception_op> removes;
-  if (!whole) {
-    auto t = std::upper_bound(tombstones_.begin(), tombstones_.end(), from,
-                              [](std::uint64_t v, const tombstone& x) { return v < x.version; });
-    for (; t != tombstones_.end(); ++t) {
+  if (!out.reset) {
+    for (auto [t, end] = log_.removals_after(out.base); t != end; ++t) {
       reception_op op;
       op.what = reception_op::kind::remove;
       op.stamp = entry_stamp{self_, t->version};
-      op.label = t->label;
+      op.label = t->place;
       op.removes = t->removes;
       removes.push_back(std::move(op));
     }
   }
-  out.ops.reserve(adds.size() + removes.size());
-  std::merge(std::make_move_iterator(adds.begin()), std::make_move_iterator(adds.end()),
-             std::make_move_iterator(removes.begin()), std::make_move_iterator(removes.end()),
-             std::back_inserter(out.ops), [](const reception_op& a, const reception_op& b) {
-               return a.stamp.version < b.stamp.version;
-             });
+  detail::merge_by_version(adds, removes, out.ops);
   return out;
 }
 
@@ -252,17 +219,11 @@ std::uint64_t receptionist::digest() const {
 }
 
 void receptionist::on_local_change(std::function<void()> fn) {
-  std::shared_ptr<const std::function<void()>> h;
-  if (fn) h = std::make_shared<const std::function<void()>>(std::move(fn));
-  std::lock_guard lock(mu_);
-  on_local_change_ = std::move(h);
+  on_local_change_.set(std::move(fn));
 }
 
 void receptionist::on_conflict(std::function<void(const reception_conflict&)> fn) {
-  std::shared_ptr<const std::function<void(const reception_conflict&)>> h;
-  if (fn) h = std::make_shared<const std::function<void(const reception_conflict&)>>(std::move(fn));
-  std::lock_guard lock(mu_);
-  on_conflict_ = std::move(h);
+  on_conflict_.set(std::move(fn));
 }
 
 }  // namespace troupe
