@@ -118,7 +118,7 @@ enum class crash_mode : std::uint8_t {
 /// sim_cluster c({.nodes = 3, .seed = 42, .types = types_of<kv_store>()});
 /// c.require([&] { return c.one_view(); }, 10s, "the cluster forms");
 /// auto kv = c.sys(2).spawn<kv_store>().value();
-/// c.sys(2).receptionist().check_in("kv", kv);
+/// c.sys(2).receptionist().check_in("kv", kv).value();
 /// c.require([&] { return c.sys(0).receptionist().lookup<kv_store>("kv"); }, 2s, "n0 finds kv");
 /// c.crash(2);                              // kill -9: no goodbye
 /// c.require([&] { return c.all_see({0, 1}, 2, member_state::dead); }, 10s, "n2 is dead");
