@@ -31,8 +31,8 @@
 #include <string>
 #include <vector>
 
-#include "troupe/cluster/testing/cluster_nodes.hpp"
 #include "troupe/cluster/testing/swim_sim.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 
 namespace {
 

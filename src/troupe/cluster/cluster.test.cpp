@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "troupe/cluster/testing/cluster_nodes.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 
 // Nodes that are cluster members: sessions join by themselves, a dead member
 // loses its session, and a reset tells membership at once.

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "troupe/cluster/reception_wire.hpp"
-#include "troupe/cluster/testing/cluster_nodes.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 #include "troupe/core/supervisor.hpp"
 
 // The replicated receptionist on cluster members: entries checked in on one

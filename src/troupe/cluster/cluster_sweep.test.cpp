@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "troupe/cluster/reception_wire.hpp"
-#include "troupe/cluster/testing/cluster_nodes.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 
 // The full-node seed sweep: for each seed, 4 or 5 troupe nodes (net::node +
 // cluster with the replicated receptionist) on the simulated network at 10%

@@ -61,6 +61,7 @@ sim_cluster::sim_cluster(sim_cluster_config config)
       // from the runtime's random source, a node's incarnation stays.
       incarnations_(config_.seed * 0x9e3779b97f4a7c15ULL + 0x5eedULL),
       t0_(rt_.now()) {
+  if (config_.port == 0) fail(errc::invalid_argument, "port 0: the nodes need a known port");
   try {
     for (std::size_t i = 0; i < config_.nodes; ++i) {
       std::vector<std::string> seeds;

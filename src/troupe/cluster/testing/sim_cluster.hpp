@@ -65,7 +65,7 @@ struct sim_cluster_config {
   /// draws) and the nodes' incarnations: the same seed replays the same run.
   std::uint64_t seed = 1;
   /// Node i is named "<prefix><i>" and listens, for sessions and for
-  /// gossip, on "<prefix><i>:<port>".
+  /// gossip, on "<prefix><i>:<port>" (not 0).
   std::string prefix = "n";
   std::uint16_t port = 7000;
   /// The cluster cookie of every node.

@@ -276,6 +276,10 @@ TEST(sim_cluster, a_node_that_cannot_start_throws_the_error_it_got) {
   EXPECT_EQ(clash.code(), errc::name_taken);
   EXPECT_NE(std::string(clash.what()).find("n0: the remote types: name_taken"), std::string::npos)
       << clash.what();
+  auto no_port = thrown_by([] { sim_cluster c({.nodes = 1, .port = 0}); });
+  EXPECT_EQ(no_port.code(), errc::invalid_argument);
+  EXPECT_STREQ(no_port.what(),
+               "sim_cluster: invalid_argument: port 0: the nodes need a known port");
   auto empty_cookie = thrown_by([] { sim_cluster c({.nodes = 1, .cookie = ""}); });
   EXPECT_EQ(empty_cookie.code(), errc::invalid_argument);
   EXPECT_NE(std::string(empty_cookie.what()).find("n0: the node does not start"), std::string::npos)
