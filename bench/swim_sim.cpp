@@ -31,8 +31,8 @@
 #include <string>
 #include <vector>
 
-#include "troupe/cluster/testing/cluster_nodes.hpp"
 #include "troupe/cluster/testing/swim_sim.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 
 namespace {
 
@@ -132,12 +132,13 @@ void converge_after_heal(duration partition_for, std::size_t runs) {
 // Full nodes: time from healing a 7/3 partition to one view, then to equal
 // registries.
 void converge_registries(duration partition_for, std::size_t runs) {
-  using troupe::cluster::testing::cluster_nodes;
+  using troupe::cluster::testing::sim_cluster;
+  using troupe::cluster::testing::test_cluster;
   using troupe::net::node_testing::counter;
   std::vector<double> view, registry, from_heal;
   std::size_t missed = 0;
   for (std::size_t r = 0; r < runs; ++r) {
-    cluster_nodes c(10, 5000 + r);
+    sim_cluster c(test_cluster(10, 5000 + r));
     std::vector<std::size_t> all(10);
     for (std::size_t i = 0; i < 10; ++i) all[i] = i;
     auto one_view = [&] {
@@ -149,10 +150,10 @@ void converge_registries(duration partition_for, std::size_t runs) {
     const troupe::reception_key<counter> key{"bench/counters"};
     std::vector<std::vector<troupe::endpoint<counter>>> actors(10);
     auto check_in = [&](std::size_t node, int n) {
-      auto a = c.systems[node]->spawn<counter>();
+      auto a = c.sys(node).spawn<counter>();
       if (!a) return;
       actors[node].push_back(*a);
-      (void)c.systems[node]->receptionist().check_in(
+      (void)c.sys(node).receptionist().check_in(
           "bench/n" + std::to_string(node) + "/e" + std::to_string(n), *a, key);
     };
     for (std::size_t i = 0; i < 10; ++i)
@@ -161,23 +162,23 @@ void converge_registries(duration partition_for, std::size_t runs) {
       ++missed;
       continue;
     }
-    c.net.partition({"c0", "c1", "c2", "c3", "c4", "c5", "c6"}, {"c7", "c8", "c9"});
-    c.rt.advance(partition_for / 2);
+    c.partition({0, 1, 2, 3, 4, 5, 6}, {7, 8, 9});
+    c.advance(partition_for / 2);
     // Churn on both sides while apart: 5 entries out, 5 new ones in.
     for (std::size_t i = 0; i < 10; ++i) {
       for (int n = 0; n < 5; ++n)
-        (void)c.systems[i]->receptionist().check_out("bench/n" + std::to_string(i) + "/e" +
-                                                     std::to_string(n));
+        (void)c.sys(i).receptionist().check_out("bench/n" + std::to_string(i) + "/e" +
+                                                std::to_string(n));
       for (int n = 20; n < 25; ++n) check_in(i, n);
     }
-    c.rt.advance(partition_for - partition_for / 2);
-    const time_point healed = c.rt.now();
-    c.net.heal();
+    c.advance(partition_for - partition_for / 2);
+    const time_point healed = c.now();
+    c.heal();
     if (!c.run_until(one_view, 120s)) {
       ++missed;
       continue;
     }
-    const time_point viewed = c.rt.now();
+    const time_point viewed = c.now();
     if (!c.run_until([&] { return c.same_registry(all); }, 60s)) {
       ++missed;
       continue;
@@ -185,8 +186,8 @@ void converge_registries(duration partition_for, std::size_t runs) {
     // Both are checked every 10 ms of simulated time: a registry already
     // equal when the view becomes one counts 0.
     view.push_back(seconds(viewed - healed));
-    registry.push_back(seconds(c.rt.now() - viewed));
-    from_heal.push_back(seconds(c.rt.now() - healed));
+    registry.push_back(seconds(c.now() - viewed));
+    from_heal.push_back(seconds(c.now() - healed));
   }
   std::printf(
       "RESULT bench=converge_after_heal impl=troupe env=sim nodes=10 partition_s=%.0f "

@@ -5,7 +5,8 @@ include_guard(GLOBAL)
 # Builds the *.cpp files of the calling directory (except *.test.cpp) into
 # troupe_<name> (alias troupe::<name>; an INTERFACE library when there are
 # none), and the *.test.cpp files into troupe_<name>_tests, registered with
-# ctest as <name>.<Suite>.<Test>.
+# ctest as <name>.<Suite>.<Test>. The library is installed and exported as
+# troupe::<name> (cmake/troupe_install.cmake).
 function(troupe_add_component name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "DEPS;TEST_DEPS")
   if(arg_UNPARSED_ARGUMENTS)
@@ -26,8 +27,11 @@ function(troupe_add_component name)
     set(scope INTERFACE)
   endif()
   add_library(troupe::${name} ALIAS ${lib})
-  target_include_directories(${lib} ${scope} $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+  set_target_properties(${lib} PROPERTIES EXPORT_NAME ${name})
+  target_include_directories(${lib} ${scope} $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                             $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${lib} ${scope} ${arg_DEPS} Threads::Threads)
+  set_property(GLOBAL APPEND PROPERTY TROUPE_INSTALLED_TARGETS ${lib})
 
   if(tests)
     add_executable(${lib}_tests ${tests})

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "troupe/cluster/testing/cluster_nodes.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 
 // Nodes that are cluster members: sessions join by themselves, a dead member
 // loses its session, and a reset tells membership at once.
@@ -18,10 +18,11 @@ namespace {
 using namespace std::chrono_literals;
 using net::node_testing::counter;
 using net::node_testing::echo;
-using testing::cluster_nodes;
+using testing::sim_cluster;
+using testing::test_cluster;
 
 TEST(cluster, a_node_that_joined_through_one_seed_reaches_actors_on_every_node) {
-  cluster_nodes c(4);
+  sim_cluster c(test_cluster(4));
   ASSERT_TRUE(c.run_until(
       [&] {
         return c.full_mesh({0, 1, 2, 3});
@@ -29,9 +30,9 @@ TEST(cluster, a_node_that_joined_through_one_seed_reaches_actors_on_every_node) 
       10s))
       << "sessions did not join by themselves";
   // c3 only knew c0; it reaches an actor on c2 by lookup and ask.
-  auto target = c.systems[2]->spawn<counter>().value();
-  ASSERT_TRUE(c.systems[2]->receptionist().check_in("svc/echo", target));
-  auto found = c.nodes[3]->lookup<counter>("c2", "svc/echo");
+  auto target = c.sys(2).spawn<counter>().value();
+  ASSERT_TRUE(c.sys(2).receptionist().check_in("svc/echo", target));
+  auto found = c.node(3).lookup<counter>("c2", "svc/echo");
   ASSERT_TRUE(c.run_until([&] { return found.ready(); }, 5s));
   auto ep = std::move(found).get();
   ASSERT_TRUE(ep) << ep.error().message();
@@ -44,40 +45,30 @@ TEST(cluster, a_node_that_joined_through_one_seed_reaches_actors_on_every_node) 
 }
 
 TEST(cluster, a_crashed_member_loses_its_sessions_and_asks_to_it_end_with_node_down) {
-  cluster_nodes c(4, 3);
+  sim_cluster c(test_cluster(4, 3));
   ASSERT_TRUE(c.run_until([&] { return c.full_mesh({0, 1, 2, 3}); }, 10s));
-  auto target = c.systems[1]->spawn<counter>().value();
-  ASSERT_TRUE(c.systems[1]->receptionist().check_in("svc/nap", target));
-  auto found = c.nodes[2]->lookup<counter>("c1", "svc/nap");
+  auto target = c.sys(1).spawn<counter>().value();
+  ASSERT_TRUE(c.sys(1).receptionist().check_in("svc/nap", target));
+  auto found = c.node(2).lookup<counter>("c1", "svc/nap");
   ASSERT_TRUE(c.run_until([&] { return found.ready(); }, 5s));
   auto ep = std::move(found).get();
   ASSERT_TRUE(ep);
   net::node_testing::nap long_nap{60'000};
   auto pending = ep->ask(long_nap, 120s);
-  c.rt.advance(100ms);
-  c.net.freeze("c1");  // silent: no reset, only membership can tell
+  c.advance(100ms);
+  c.freeze(1);  // silent: no reset, only membership can tell
   ASSERT_TRUE(c.run_until([&] { return pending.ready(); }, 15s)) << "the ask outlived the member";
   auto r = std::move(pending).get();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::node_down);
-  ASSERT_TRUE(c.run_until(
-      [&] {
-        auto m = c.clusters[2]->members().find(member_key{"c1", c.nodes[1]->incarnation()});
-        return m && m->state == member_state::dead;
-      },
-      10s));
+  ASSERT_TRUE(c.run_until([&] { return c.sees(2, 1, member_state::dead); }, 10s));
 }
 
 TEST(cluster, a_member_that_leaves_is_left_not_dead) {
-  cluster_nodes c(3, 5);
+  sim_cluster c(test_cluster(3, 5));
   ASSERT_TRUE(c.run_until([&] { return c.full_mesh({0, 1, 2}); }, 10s));
-  c.clusters[2]->leave();
-  ASSERT_TRUE(c.run_until(
-      [&] {
-        auto m = c.clusters[0]->members().find(member_key{"c2", c.nodes[2]->incarnation()});
-        return m && m->state == member_state::left;
-      },
-      5s));
+  c.member(2).leave();
+  ASSERT_TRUE(c.run_until([&] { return c.sees(0, 2, member_state::left); }, 5s));
 }
 
 TEST(cluster, a_node_that_does_not_listen_cannot_be_a_member) {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "troupe/cluster/reception_wire.hpp"
-#include "troupe/cluster/testing/cluster_nodes.hpp"
+#include "troupe/cluster/testing/test_cluster.hpp"
 
 // The full-node seed sweep: for each seed, 4 or 5 troupe nodes (net::node +
 // cluster with the replicated receptionist) on the simulated network at 10%
@@ -22,11 +22,12 @@
 // every node telling and asking the others' counters found through the
 // replicated receptionist, and two or three faults drawn from the seed:
 // symmetric and one-way partitions that heal, a freeze and thaw, a jump of
-// the clock (every timer due meanwhile fires late), a crash with or without
-// a restart as a new incarnation. Everything (the scenario, the network, the
-// nodes' incarnations) comes from the seed, so a failing seed replays
-// exactly: TROUPE_CLUSTER_SEED=<seed> runs it alone and prints its
-// transcript. TROUPE_CLUSTER_SEEDS=<n> (from TROUPE_CLUSTER_FIRST_SEED,
+// the clock (every timer due meanwhile fires late), a crash (a killed
+// process or a crashed machine) with or without a restart as a new
+// incarnation. The nodes are the test kit's (sim_cluster.hpp). Everything
+// (the scenario, the network, the nodes' incarnations) comes from the seed,
+// so a failing seed replays exactly: TROUPE_CLUSTER_SEED=<seed> runs it alone
+// and prints its transcript. TROUPE_CLUSTER_SEEDS=<n> (from TROUPE_CLUSTER_FIRST_SEED,
 // default 1) changes the range; TROUPE_CLUSTER_VERBOSE=1 prints every
 // transcript.
 
@@ -39,7 +40,10 @@ using net::node_testing::counter;
 using net::node_testing::echo;
 using net::node_testing::nap;
 using net::node_testing::total;
-using testing::cluster_nodes;
+using testing::crash_mode;
+using testing::sim_cluster;
+using testing::sim_cluster_config;
+using testing::test_cluster;
 
 constexpr std::uint64_t default_seeds = 500;  // about 3 s in a Release build
 constexpr duration detect_bound = 6s;    // crash -> dead and its entry gone at every live member
@@ -84,14 +88,6 @@ struct life {
   time_point crashed = time_point::max();
 };
 
-// A life a restart replaced: stopped, and kept to the end (its counter is read).
-struct past_life {
-  std::unique_ptr<system> sys;
-  std::unique_ptr<net::node> node;
-  std::unique_ptr<cluster> member;
-  ~past_life() { sys->shutdown(1s); }
-};
-
 template <class R>
 struct pending_ask {
   response<R> reply;
@@ -118,7 +114,7 @@ class sweep_run {
  public:
   // Adds what this seed measures to `fig` (sums and maxima over seeds).
   sweep_run(std::uint64_t seed, figures& fig)
-      : pick_(seed * 0x9e3779b97f4a7c15ULL + 1), fig_(fig), c_(0, seed) {}
+      : seed_(seed), pick_(seed * 0x9e3779b97f4a7c15ULL + 1), fig_(fig) {}
 
   std::string run() {
     try {
@@ -128,10 +124,13 @@ class sweep_run {
     }
     return failure_;
   }
-  [[nodiscard]] const std::vector<std::string>& transcript() const { return log_; }
+  [[nodiscard]] const std::vector<std::string>& transcript() const {
+    static const std::vector<std::string> none;
+    return c_ ? c_->transcript() : none;
+  }
   [[nodiscard]] std::uint64_t transcript_hash() const {
     std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const auto& line : log_)
+    for (const auto& line : transcript())
       for (char ch : line) h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
     return h;
   }
@@ -140,7 +139,7 @@ class sweep_run {
   void scenario();
   template <class... T>
   void note(const T&... what) {
-    log_.push_back(cat(seconds(c_.rt.now() - t0_), "  ", what...));
+    if (c_) c_->note(cat(what...));
   }
   template <class... T>
   void fail(const T&... what) {
@@ -151,106 +150,38 @@ class sweep_run {
   duration draw_ms(std::int64_t lo, std::int64_t hi) {
     return std::chrono::milliseconds(lo + static_cast<std::int64_t>(draw(hi - lo + 1)));
   }
-  [[nodiscard]] member_key key_of(std::size_t i) const {
-    return member_key{name_of(i), lives_[i].back().incarnation};
-  }
-  [[nodiscard]] std::vector<std::size_t> live() const {
-    std::vector<std::size_t> out;
-    for (std::size_t i = 0; i < n_; ++i)
-      if (!down_[i]) out.push_back(i);
-    return out;
-  }
+  [[nodiscard]] member_key key_of(std::size_t i) const { return c_->key(i); }
+  [[nodiscard]] std::vector<std::size_t> live() const { return c_->up(); }
 
   void run_for(duration d) {
     (void)run_until([] { return false; }, d);
   }
 
-  void start_life(std::size_t i, std::vector<std::string> seeds) {
-    const std::string name = name_of(i);
-    auto sys = std::make_unique<system>(c_.rt.config());
-    net::node_config cfg;
-    cfg.name = name;
-    cfg.listen = name + ":7000";
-    cfg.cookie = "cluster-secret";
-    cfg.incarnation = 1 + draw(std::uint64_t{1} << 62);  // from the seed: replays exactly
-    cfg.log = [](std::string_view) {};
-    auto host = c_.net.host(name);  // a crashed host restarts
-    auto nd = net::node::start(*sys, cfg, net::node_testing::test_types(), host);
-    if (!nd) throw std::runtime_error(cat("node ", name, ": ", nd.error().message()));
-    cluster_config cc;
-    cc.seeds = std::move(seeds);
-    auto m = cluster::start(c_.rt.clock(), c_.rt.random(), *host, **nd, cc);
-    if (!m) throw std::runtime_error(cat("member ", name, ": ", m.error().message()));
-    // The counter is the first actor of every life, so a new life's has the
-    // old one's actor id: only the incarnation tells them apart.
-    auto svc = sys->spawn<counter>();
-    if (!svc || !sys->receptionist().check_in(label_of(i), *svc))
-      throw std::runtime_error(cat("the counter of ", name, " did not start"));
-    const std::size_t l = i < n_ ? lives_[i].size() : 0;
-    (*m)->members().subscribe([this, i, l](const member_event& e) {
-      note(name_of(i), " sees ", e.member.key.name, "#",
-           std::to_string(e.member.key.generation % 10000), " ", std::string(to_string(e.what)),
-           " inc ", std::to_string(e.member.incarnation));
-      if (e.what == member_event::kind::dead) deaths_.push_back({i, l, e.member.key, c_.rt.now()});
-    });
-    (*nd)->subscribe([this, i](const net::node_event& e) {
-      const bool up = e.what == net::node_event::kind::authenticated;
-      if (e.what != net::node_event::kind::connected)
-        note(name_of(i), (up ? " session up " : " session down "), e.node, " ", e.reason);
-    });
-    if (i == n_) {
-      ++n_;
+  // Each life of node i (the kit's on_start): a counter, the first actor of
+  // every life (so a new life's has the old one's actor id: only the
+  // incarnation tells them apart), checked in as svc/c<i>; and the deaths
+  // this life sees.
+  void on_life(sim_cluster& c, std::size_t i) {
+    auto svc = c.sys(i).spawn<counter>();
+    if (!svc || !c.sys(i).receptionist().check_in(label_of(i), *svc))
+      throw std::runtime_error(cat("the counter of ", name_of(i), " did not start"));
+    if (i == lives_.size()) {
       lives_.emplace_back();
-      down_.push_back(false);
       cache_.emplace_back();
-      for (auto& row : cache_) row.resize(n_ + 1);
-      c_.systems.emplace_back();
-      c_.hosts.emplace_back();
-      c_.nodes.emplace_back();
-      c_.clusters.emplace_back();
-    } else {  // a restart: the old life stops, and stays until the end
-      c_.clusters[i]->stop();
-      c_.nodes[i]->stop();
-      past_.push_back(std::unique_ptr<past_life>(new past_life{
-          std::move(c_.systems[i]), std::move(c_.nodes[i]), std::move(c_.clusters[i])}));
-      down_[i] = false;
+      for (auto& row : cache_) row.resize(lives_.size());
     }
-    c_.systems[i] = std::move(sys);
-    c_.hosts[i] = std::move(host);
-    c_.nodes[i] = std::move(*nd);
-    c_.clusters[i] = std::move(*m);
-    lives_[i].push_back(life{cfg.incarnation, *svc});
-    note("started ", name, "#", std::to_string(cfg.incarnation % 10000));
-  }
-
-  // Every live member holds every live member's current life alive, and every
-  // other life it knows of (a crashed node, an old incarnation) dead or left.
-  bool one_view() {
-    const auto up = live();
-    for (std::size_t i : up) {
-      std::size_t alive = 0;
-      for (const auto& m : c_.clusters[i]->members().members()) {
-        if (m.key.name == name_of(i)) continue;
-        bool current = false;
-        for (std::size_t j : up)
-          if (m.key == key_of(j)) current = true;
-        if (current) {
-          if (m.state != member_state::alive) return false;
-          ++alive;
-        } else if (m.state != member_state::dead && m.state != member_state::left) {
-          return false;
-        }
-      }
-      if (alive != up.size() - 1) return false;
-    }
-    return true;
+    const std::size_t l = lives_[i].size();
+    c.member(i).members().subscribe([this, i, l](const member_event& e) {
+      if (e.what == member_event::kind::dead) deaths_.push_back({i, l, e.member.key, c_->now()});
+    });
+    lives_[i].push_back(life{c.incarnation(i), *svc});
   }
 
   // Equal digests, and the live members show exactly the live nodes' labels.
   bool registries_agree() {
     const auto up = live();
-    if (!c_.same_registry(up)) return false;
-    const auto& rec = c_.systems[up.front()]->receptionist();
+    if (!c_->same_registry(up)) return false;
+    const auto& rec = c_->sys(up.front()).receptionist();
     if (rec.entries().size() != up.size()) return false;
     for (std::size_t j : up)
       if (!rec.find(label_of(j))) return false;
@@ -265,11 +196,11 @@ class sweep_run {
     const auto up = live();
     if (up.size() < 2) return;
     const std::size_t from = up[draw(up.size())];
-    std::size_t to = draw(n_ - 1);
+    std::size_t to = draw(c_->size() - 1);
     if (to >= from) ++to;
     auto& cached = cache_[from][to];
     if (!cached.first || draw(2) == 0) {
-      auto& rec = c_.systems[from]->receptionist();
+      auto& rec = c_->sys(from).receptionist();
       auto entry = rec.find(label_of(to));
       if (!entry) return;
       std::size_t which = lives_[to].size();
@@ -284,7 +215,7 @@ class sweep_run {
       }
     }
     const int seq = next_seq_++;
-    const time_point now = c_.rt.now();
+    const time_point now = c_->now();
     tells_[seq] = {to, cached.second};
     if (lives_[to][cached.second].crashed <= now) late_tells_.insert(seq);
     blob b{seq, std::string(draw(64), 'x')};
@@ -305,14 +236,14 @@ class sweep_run {
   // An ask still open well past its deadline is a failure at once.
   template <class R>
   void watch_deadlines(std::vector<pending_ask<R>>& asks) {
-    const time_point now = c_.rt.now();
+    const time_point now = c_->now();
     for (auto& a : asks) {
       if (a.ended) continue;
       if (a.reply.ready()) {
         a.ended = true;
       } else if (now > a.at + a.deadline + ask_slack) {
         a.ended = true;
-        fail("an ask to ", name_of(a.target), " sent at ", seconds(a.at - t0_),
+        fail("an ask to ", name_of(a.target), " sent at ", seconds(a.at - t0()),
              " outlived its deadline of ", seconds(a.deadline));
       }
     }
@@ -322,15 +253,15 @@ class sweep_run {
   // holds (true) or `limit` has passed (false).
   template <class Pred>
   bool run_until(Pred p, duration limit) {
-    const time_point end = c_.rt.now() + limit;
+    const time_point end = c_->now() + limit;
     for (int step = 0; !p(); ++step) {
-      if (c_.rt.now() >= end) return false;
+      if (c_->now() >= end) return false;
       if (step % 10 == 0) {
         traffic();
         watch_deadlines(echoes_);
         watch_deadlines(naps_);
       }
-      c_.rt.advance(10ms);
+      c_->advance(10ms);
     }
     return true;
   }
@@ -342,38 +273,26 @@ class sweep_run {
     std::vector<std::size_t> order = live();
     for (std::size_t k = 0; k + 1 < order.size(); ++k)
       std::swap(order[k], order[k + draw(order.size() - k)]);
-    const std::string x = name_of(order[0]);
-    const std::string y = name_of(order[1]);
     const duration d = draw_ms(kind == 2 ? 500 : 1000, kind == 2 ? 6000 : 8000);
-    std::string line;
     if (kind == 0) {
       const std::size_t apart = 1 + draw(order.size() > 4 ? 2 : 1);
-      std::vector<std::string> a;
-      std::vector<std::string> b;
-      for (std::size_t k = 0; k < order.size(); ++k)
-        (k < apart ? a : b).push_back(name_of(order[k]));
-      line = "partition";
-      for (const auto& s : a) line += cat(" ", s);
-      line += " |";
-      for (const auto& s : b) line += cat(" ", s);
-      c_.net.partition(a, b);
+      const std::vector<std::size_t> a(order.begin(), order.begin() + static_cast<long>(apart));
+      const std::vector<std::size_t> b(order.begin() + static_cast<long>(apart), order.end());
+      c_->partition(a, b);
     } else if (kind == 1) {
-      line = cat("one-way partition ", x, " -> ", y);
-      c_.net.partition_one_way(x, y);
+      c_->partition_one_way(order[0], order[1]);
     } else {
-      line = cat("freeze ", x);
-      c_.net.freeze(x);
+      c_->freeze(order[0]);
     }
-    note(line, " for ", seconds(d));
-    const time_point from = c_.rt.now();
+    note("for ", seconds(d));
+    const time_point from = c_->now();
     run_for(d);
     if (kind == 2) {
-      c_.net.thaw(x);
+      c_->thaw(order[0]);
     } else {
-      c_.net.heal();
+      c_->heal();
     }
-    note(kind == 2 ? "thaw" : "heal");
-    excused_.emplace_back(from, c_.rt.now() + verdicts_spread);
+    excused_.emplace_back(from, c_->now() + verdicts_spread);
   }
 
   // The clock jumps 2 to 5 s at once: every timer due meanwhile fires late,
@@ -381,10 +300,10 @@ class sweep_run {
   void jump_fault() {
     const duration d = draw_ms(2000, 5000);
     note("clock jumps ", seconds(d));
-    const time_point from = c_.rt.now();
-    c_.rt.clock().set(from + d);
-    c_.rt.advance(0ms);
-    excused_.emplace_back(from, c_.rt.now() + verdicts_spread);
+    const time_point from = c_->now();
+    c_->runtime().clock().set(from + d);
+    c_->advance(0ms);
+    excused_.emplace_back(from, c_->now() + verdicts_spread);
   }
 
   // Crashes a node: every live member must hold it dead, and none show its
@@ -394,24 +313,24 @@ class sweep_run {
   void crash_fault(bool final) {
     const auto up = live();
     const std::size_t v = up[draw(up.size())];
-    note("crash ", name_of(v));
-    c_.net.crash(name_of(v));
-    const time_point at = c_.rt.now();
+    // A killed process (dials to its machine are refused) or a crashed
+    // machine (they hang until the connect timeout).
+    c_->crash(v, draw(2) == 0 ? crash_mode::process : crash_mode::machine);
+    const time_point at = c_->now();
     lives_[v].back().crashed = at;
-    down_[v] = true;
     const auto others = live();
     const member_key k = key_of(v);
     const bool gone = run_until(
         [&] {
           for (std::size_t i : others) {
-            auto m = c_.clusters[i]->members().find(k);
+            auto m = c_->member(i).members().find(k);
             if (!m || m->state != member_state::dead) return false;
-            if (c_.systems[i]->receptionist().find(label_of(v))) return false;
+            if (c_->sys(i).receptionist().find(label_of(v))) return false;
           }
           return true;
         },
         15s);
-    const duration took = c_.rt.now() - at;
+    const duration took = c_->now() - at;
     fig_.detect = std::max(fig_.detect, took);
     note(name_of(v), " dead and gone everywhere after ", seconds(took));
     if (!gone) fail("crashed ", name_of(v), " not dead and gone everywhere after 15 s");
@@ -419,10 +338,7 @@ class sweep_run {
       fail("crashed ", name_of(v), " dead and gone everywhere only after ", seconds(took));
     if (final && draw(3) == 0) return;  // it stays down
     run_for(draw_ms(0, 2000));
-    std::vector<std::string> seeds;
-    for (std::size_t i = 0; i < n_; ++i)
-      if (i != v) seeds.push_back(name_of(i) + ":7000");
-    start_life(v, seeds);
+    c_->restart(v);  // joins through every other node
     (void)run_until([&] { return registries_agree(); }, 5s);
     for (std::size_t from : live()) {
       auto& cached = cache_[from][v];
@@ -434,34 +350,34 @@ class sweep_run {
       echo stale{std::to_string(seq)};
       std::string want = cat("echo: ", stale.text);
       echoes_.push_back(
-          {cached.first.ask(stale, 1s), std::move(want), v, cached.second, c_.rt.now(), 1s});
+          {cached.first.ask(stale, 1s), std::move(want), v, cached.second, c_->now(), 1s});
     }
   }
 
   void final_checks() {
     // The final heal: one view within 3 s, equal registries within 2 s of it.
-    const time_point healed = c_.rt.now();
-    if (!run_until([&] { return one_view(); }, view_bound + 10s))
+    const time_point healed = c_->now();
+    if (!run_until([&] { return c_->one_view(); }, view_bound + 10s))
       fail("no one view ", seconds(view_bound + 10s), " after the final heal");
-    const duration view = c_.rt.now() - healed;
+    const duration view = c_->now() - healed;
     fig_.view = std::max(fig_.view, view);
     if (view > view_bound) fail("one view only ", seconds(view), " after the final heal");
-    const time_point viewed = c_.rt.now();
+    const time_point viewed = c_->now();
     if (!run_until([&] { return registries_agree(); }, registry_bound + 10s))
       fail("registries differ ", seconds(registry_bound + 10s), " after one view");
-    const duration registry = c_.rt.now() - viewed;
+    const duration registry = c_->now() - viewed;
     fig_.registry = std::max(fig_.registry, registry);
     if (registry > registry_bound)
       fail("equal registries only ", seconds(registry), " after one view");
     note("one view after ", seconds(view), ", equal registries ", seconds(registry), " later");
 
     // Every live node reaches every other's counter by label again.
-    const time_point agreed = c_.rt.now();
+    const time_point agreed = c_->now();
     for (std::size_t from : live())
       for (std::size_t to : live()) {
         bool answered = from == to;
-        for (int k = 0; k < 100 && !answered && c_.rt.now() - agreed <= service_bound; ++k) {
-          if (auto ep = c_.systems[from]->receptionist().lookup<counter>(label_of(to))) {
+        for (int k = 0; k < 100 && !answered && c_->now() - agreed <= service_bound; ++k) {
+          if (auto ep = c_->sys(from).receptionist().lookup<counter>(label_of(to))) {
             echo again{"again"};
             auto r = ep.ask(again, 1s);
             answered = run_until([&] { return r.ready(); }, 2s) && std::move(r).get().has_value();
@@ -472,13 +388,13 @@ class sweep_run {
           fail(name_of(from), " gets no answer from ", label_of(to), " ", seconds(service_bound),
                " after the registries agreed");
       }
-    fig_.service = std::max(fig_.service, c_.rt.now() - agreed);
-    note("every live pair answers after ", seconds(c_.rt.now() - agreed));
+    fig_.service = std::max(fig_.service, c_->now() - agreed);
+    note("every live pair answers after ", seconds(c_->now() - agreed));
 
     // Loss alone for 10 s: nobody may die now; then every ask has ended.
     run_for(10s);
-    const time_point quiet = c_.rt.now();
-    while (c_.rt.now() - quiet < 3s) c_.rt.advance(10ms);
+    const time_point quiet = c_->now();
+    while (c_->now() - quiet < 3s) c_->advance(10ms);
     check_asks(echoes_);
     check_asks(naps_);
     check_deliveries();
@@ -492,7 +408,7 @@ class sweep_run {
     for (auto& a : asks) {
       ++fig_.asks;
       if (!a.reply.ready()) {
-        fail("an ask to ", name_of(a.target), " sent at ", seconds(a.at - t0_), " never ended");
+        fail("an ask to ", name_of(a.target), " sent at ", seconds(a.at - t0()), " never ended");
         continue;
       }
       auto got = std::move(a.reply).get();
@@ -500,7 +416,7 @@ class sweep_run {
         ++fig_.replied;
         if (*got != a.expect) fail("an ask to ", name_of(a.target), " got another's reply");
         if (lives_[a.target][a.life].crashed <= a.at)
-          fail("an ask sent at ", seconds(a.at - t0_), " to a crashed life of ", name_of(a.target),
+          fail("an ask sent at ", seconds(a.at - t0()), " to a crashed life of ", name_of(a.target),
                " got a reply");
         continue;
       }
@@ -514,7 +430,7 @@ class sweep_run {
   // life it was sent to, and never a life that had crashed before it was sent.
   void check_deliveries() {
     std::map<int, int> seen;
-    for (std::size_t t = 0; t < n_; ++t)
+    for (std::size_t t = 0; t < c_->size(); ++t)
       for (std::size_t l = 0; l < lives_[t].size(); ++l) {
         auto r = lives_[t][l].svc.ask(total{}, 5s);
         if (!run_until([&] { return r.ready(); }, 6s)) {
@@ -562,18 +478,18 @@ class sweep_run {
         ++fig_.excused_deaths;
       } else {
         fail("false death: ", name_of(d.observer), " declared ", d.member.name, " dead at ",
-             seconds(d.at - t0_));
+             seconds(d.at - t0()));
       }
     }
   }
 
+  [[nodiscard]] time_point t0() const { return c_->now() - c_->elapsed(); }
+
+  std::uint64_t seed_;
   sim::seeded_random pick_;  // the scenario's draws, apart from the runtime's
-  std::vector<std::string> log_;
   std::string failure_;
   figures& fig_;
-  std::size_t n_ = 0;
   std::vector<std::vector<life>> lives_;
-  std::vector<bool> down_;  // crashed and not restarted
   struct death {
     std::size_t observer;
     std::size_t life;  // the observer's
@@ -589,24 +505,21 @@ class sweep_run {
   std::vector<pending_ask<std::string>> echoes_;
   std::vector<pending_ask<int>> naps_;
   int next_seq_ = 1;
-  time_point t0_{};
-  // Last: destroyed first, so that no listener outlives what it writes to,
-  // and past lives go before the fixture's runtime.
-  cluster_nodes c_;
-  std::vector<std::unique_ptr<past_life>> past_;
+  // Last: destroyed first, so that no listener outlives what it writes to.
+  std::unique_ptr<sim_cluster> c_;
 };
 
 void sweep_run::scenario() {
-  t0_ = c_.rt.now();
   const std::size_t nodes = 4 + draw(2);
-  auto& opts = c_.net.options();
-  opts.datagram_loss = 0.10;
-  opts.datagram_duplicate = 0.02 * static_cast<double>(draw(3));
-  opts.jitter = draw_ms(0, 3);
-  note("nodes ", std::to_string(nodes), ", jitter ", seconds(opts.jitter));
-  for (std::size_t i = 0; i < nodes; ++i)
-    start_life(i, i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"c0:7000"});
-  if (!run_until([&] { return one_view() && c_.full_mesh(live()) && registries_agree(); }, 15s)) {
+  sim_cluster_config cfg = test_cluster(0, seed_);
+  cfg.network.datagram_loss = 0.10;
+  cfg.network.datagram_duplicate = 0.02 * static_cast<double>(draw(3));
+  cfg.network.jitter = draw_ms(0, 3);
+  cfg.on_start = [this](sim_cluster& c, std::size_t i) { on_life(c, i); };
+  c_ = std::make_unique<sim_cluster>(std::move(cfg));
+  note("nodes ", std::to_string(nodes), ", jitter ", seconds(c_->network().options().jitter));
+  for (std::size_t i = 0; i < nodes; ++i) (void)c_->add();
+  if (!run_until([&] { return c_->one_view() && c_->full_mesh() && registries_agree(); }, 15s)) {
     fail("the cluster did not form within 15 s");
     return;
   }
@@ -631,7 +544,7 @@ void sweep_run::scenario() {
       crash_fault(final);
     }
     if (final) break;
-    if (!run_until([&] { return one_view() && registries_agree(); }, settle_bound))
+    if (!run_until([&] { return c_->one_view() && registries_agree(); }, settle_bound))
       fail("no one view and registry within ", seconds(settle_bound), " of a heal");
     run_for(draw_ms(0, 1000));
   }
@@ -697,21 +610,16 @@ TEST(cluster_sweep, five_hundred_seeds_of_full_nodes_with_faults) {
 // checks its mesh every second and a connect() supersedes a dial that has
 // been in flight for a while.
 TEST(cluster_sweep, sessions_are_back_within_two_seconds_of_one_view_after_a_short_partition) {
-  cluster_nodes c(3, 4);
+  sim_cluster c(test_cluster(3, 4));
   ASSERT_TRUE(c.run_until([&] { return c.full_mesh({0, 1, 2}); }, 10s));
-  c.net.partition({"c0"}, {"c1", "c2"});
-  c.rt.advance(3500ms);  // c0's sessions time out after 3 s; it redials
-  c.net.heal();
-  auto one_view = [&] {
-    for (std::size_t m = 0; m < 3; ++m)
-      if (!c.all_see({0, 1, 2}, m, member_state::alive)) return false;
-    return true;
-  };
-  ASSERT_TRUE(c.run_until(one_view, 10s));
-  const time_point viewed = c.rt.now();
+  c.partition({0}, {1, 2});
+  c.advance(3500ms);  // c0's sessions time out after 3 s; it redials
+  c.heal();
+  ASSERT_TRUE(c.run_until([&] { return c.one_view(); }, 10s));
+  const time_point viewed = c.now();
   ASSERT_TRUE(c.run_until([&] { return c.full_mesh({0, 1, 2}); }, 10s));
-  EXPECT_LE(c.rt.now() - viewed, 2s)
-      << "sessions back " << seconds(c.rt.now() - viewed) << " after one view";
+  EXPECT_LE(c.now() - viewed, 2s) << "sessions back " << seconds(c.now() - viewed)
+                                  << " after one view";
 }
 
 }  // namespace
