@@ -163,7 +163,8 @@ class sweep_run {
   // this life sees.
   void on_life(sim_cluster& c, std::size_t i) {
     auto svc = c.sys(i).spawn<counter>();
-    if (!svc || !c.sys(i).receptionist().check_in(label_of(i), *svc))
+    if (!svc || !c.sys(i).receptionist().check_in(label_of(i), *svc) ||
+        !c.sys(i).groups().join("svc", "all", *svc))
       throw std::runtime_error(cat("the counter of ", name_of(i), " did not start"));
     if (i == lives_.size()) {
       lives_.emplace_back();
@@ -177,10 +178,12 @@ class sweep_run {
     lives_[i].push_back(life{c.incarnation(i), *svc});
   }
 
-  // Equal digests, and the live members show exactly the live nodes' labels.
+  // Equal digests of receptionists and groups, and the live members show
+  // exactly the live nodes' labels and group members.
   bool registries_agree() {
     const auto up = live();
-    if (!c_->same_registry(up)) return false;
+    if (!c_->same_registry(up) || !c_->same_groups(up)) return false;
+    if (c_->sys(up.front()).groups().member_list("svc", "all").size() != up.size()) return false;
     const auto& rec = c_->sys(up.front()).receptionist();
     if (rec.entries().size() != up.size()) return false;
     for (std::size_t j : up)
@@ -326,6 +329,8 @@ class sweep_run {
             auto m = c_->member(i).members().find(k);
             if (!m || m->state != member_state::dead) return false;
             if (c_->sys(i).receptionist().find(label_of(v))) return false;
+            for (const group_member& m : c_->sys(i).groups().member_list("svc", "all"))
+              if (m.stamp.origin == reception_wire::origin_of(k.name, k.generation)) return false;
           }
           return true;
         },

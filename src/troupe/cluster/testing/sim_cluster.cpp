@@ -378,11 +378,20 @@ bool sim_cluster::full_mesh(const std::vector<std::size_t>& who) const {
 }
 
 bool sim_cluster::same_registry(const std::vector<std::size_t>& who) const {
+  return same_digest(who, "same_registry",
+                     [](troupe::system& s) { return s.receptionist().digest(); });
+}
+
+bool sim_cluster::same_groups(const std::vector<std::size_t>& who) const {
+  return same_digest(who, "same_groups", [](troupe::system& s) { return s.groups().digest(); });
+}
+
+bool sim_cluster::same_digest(const std::vector<std::size_t>& who, std::string_view what,
+                              std::uint64_t (*digest)(troupe::system&)) const {
   if (who.empty()) return true;
-  const std::uint64_t first =
-      up_at(who[0], "same_registry").lives.back().sys->receptionist().digest();
+  const std::uint64_t first = digest(*up_at(who[0], what).lives.back().sys);
   for (std::size_t i : who)
-    if (up_at(i, "same_registry").lives.back().sys->receptionist().digest() != first) return false;
+    if (digest(*up_at(i, what).lives.back().sys) != first) return false;
   return true;
 }
 

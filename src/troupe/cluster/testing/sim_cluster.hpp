@@ -250,6 +250,10 @@ class sim_cluster {
   [[nodiscard]] bool same_registry(const std::vector<std::size_t>& who) const;
   /// same_registry() of the nodes up.
   [[nodiscard]] bool same_registry() const { return same_registry(up()); }
+  /// Returns whether the process groups of `who` hold the same memberships.
+  [[nodiscard]] bool same_groups(const std::vector<std::size_t>& who) const;
+  /// same_groups() of the nodes up.
+  [[nodiscard]] bool same_groups() const { return same_groups(up()); }
 
   // ---- the transcript ------------------------------------------------------
 
@@ -281,6 +285,8 @@ class sim_cluster {
   slot& at(std::size_t i);
   slot& up_at(std::size_t i, std::string_view call);
   const slot& up_at(std::size_t i, std::string_view call) const;
+  bool same_digest(const std::vector<std::size_t>& who, std::string_view what,
+                   std::uint64_t (*digest)(troupe::system&)) const;
   std::vector<std::string> names(const std::vector<std::size_t>& who) const;
 
   sim_cluster_config config_;
