@@ -13,7 +13,8 @@
 // prints one JSON object per line on standard output, each with a monotonic
 // timestamp in milliseconds since start:
 //
-//   {"t_ms":0,"event":"started","member":"a","generation":123,"address":"10.0.0.1:7000"}
+//   {"t_ms":0,"event":"started","member":"a","generation":123,"address":"10.0.0.1:7000",
+//    "entries":0}
 //   {"t_ms":812,"event":"joined","member":"b","generation":456,"address":"...","incarnation":0}
 //   ... "alive", "suspect", "dead", "left" alike, and
 //   {"t_ms":830,"event":"session_up","member":"b"} / "session_down" (with "reason")

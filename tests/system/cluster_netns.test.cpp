@@ -206,6 +206,7 @@ struct netns_cluster {
   /// True when every member's receptionist digest is the same and shows
   /// `entries` entries: asks each for its digest.
   bool same_registry(std::size_t entries) {
+    const auto start = clock_type::now();
     std::string first;
     for (auto& m : members) {
       const std::string line = m->ask("digest", "digest", 5s);
@@ -214,6 +215,7 @@ struct netns_cluster {
       if (first.empty()) first = d;
       if (d != first) return false;
     }
+    round_s = seconds_since(start);
     return true;
   }
   /// Seconds from `t0` until `pred` holds (polled every 20 ms), or -1 when
@@ -248,6 +250,8 @@ struct netns_cluster {
   std::vector<std::unique_ptr<member_process>> members;
   std::vector<std::size_t> marks;
   std::string mark_event;
+  /// How long the last same_registry() that held took (it asked everyone).
+  double round_s = 0;
 };
 
 std::vector<std::size_t> all_but(std::size_t n, std::size_t skip) {
@@ -355,11 +359,13 @@ TEST(cluster_netns, members_on_a_bridge_survive_kills_stops_partitions_and_loss)
             : netns_cluster::until([&] { return c.same_registry(total_entries); }, t0, 120s);
     EXPECT_GE(from_heal_s, 0) << "the registries did not agree within 120 s of the heal after a "
                               << span.count() << " s partition";
+    // poll_s: how long the round that found equal registries took (every
+    // figure is late by up to one round).
     std::printf(
         "RESULT bench=converge_after_heal impl=troupe env=netns nodes=%zu "
-        "partition_s=%lld view_s=%.2f registry_s=%.2f registry_from_heal_s=%.2f\n",
+        "partition_s=%lld view_s=%.2f registry_s=%.2f registry_from_heal_s=%.2f poll_s=%.3f\n",
         n, static_cast<long long>(span.count()), view_s,
-        from_heal_s < 0 ? -1.0 : from_heal_s - view_s, from_heal_s);
+        from_heal_s < 0 ? -1.0 : from_heal_s - view_s, from_heal_s, c.round_s);
     std::this_thread::sleep_for(5s);  // settle before the next fault
   }
 
