@@ -5,24 +5,36 @@
 //               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //               [--gossip-key-file FILE] [--cluster-name NAME]
 //               [--mdns [--mdns-interface IPV4]]
-//               [--dns NAME] [--dns-srv NAME] [--dns-server IP[:PORT]]
-//               [--dns-interval SECONDS]
+//               [--dns NAME,...] [--dns-srv NAME,...] [--dns-server IP[:PORT]]
+//               [--dns-interval SECONDS] [--entries N]
 //
 // runs a plain cluster member: a node listening on HOST:PORT (TCP) with its
 // membership on the same host and port (UDP), joined through the seeds. It
 // prints one JSON object per line on standard output, each with a monotonic
 // timestamp in milliseconds since start:
 //
-//   {"t_ms":0,"event":"started","member":"a","generation":123,"address":"10.0.0.1:7000"}
+//   {"t_ms":0,"event":"started","member":"a","generation":123,"address":"10.0.0.1:7000",
+//    "entries":0}
 //   {"t_ms":812,"event":"joined","member":"b","generation":456,"address":"...","incarnation":0}
 //   ... "alive", "suspect", "dead", "left" alike, and
 //   {"t_ms":830,"event":"session_up","member":"b"} / "session_down" (with "reason")
 //
+// Discovery (--mdns, --dns, --dns-srv) is cluster_config::discovery; what it
+// finds is printed ("discovered", "discovery_gone", "discovery_failed",
+// "mdns_started"). --entries N checks in N actors under "<name>/e<i>"
+// (replicated to every member).
+//
 // Standard input takes commands, one per line: "members" prints the member
 // list ({"event":"members","members":[...]}), "stats" the gossip counters
 // ({"event":"stats","packets_received":...,"dropped_unauthentic":...}),
-// "leave" leaves the cluster and exits. End of input, SIGTERM or SIGINT
-// leave and exit too. SIGHUP reads --gossip-key-file again and makes its
+// "digest" the receptionist's digest ({"event":"digest","digest":"<16 hex
+// digits>","entries":N}: equal on members that show the same entries),
+// "register LABEL" checks a new actor in ({"event":"registered","label":...,
+// "version":...}), "unregister LABEL" checks this node's entry out and stops
+// its actor ({"event":"unregistered",...}), "leave" leaves the cluster and
+// exits. A command that fails prints {"event":"command_failed","command":...,
+// "error":"<errc>","reason":...} and the node runs on. End of input, SIGTERM
+// or SIGINT leave and exit too. SIGHUP reads --gossip-key-file again and makes its
 // keys the ones in use (first the primary), to rotate keys without a
 // restart; it prints {"event":"keys_reloaded","keys":N} or
 // {"event":"keys_reload_failed","reason":...}. Exit status: 0
@@ -48,9 +60,6 @@
 #include <vector>
 
 #include "troupe/cluster/cluster.hpp"
-#include "troupe/cluster/dns_discovery.hpp"
-#include "troupe/cluster/host_port.hpp"
-#include "troupe/cluster/mdns.hpp"
 #include "troupe/net/node.hpp"
 #include "troupe/troupe.hpp"
 
@@ -96,8 +105,8 @@ int usage(const std::string& why) {
             << "                   [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
             << "                   [--gossip-key-file FILE] [--cluster-name NAME]\n"
             << "                   [--mdns [--mdns-interface IPV4]]\n"
-            << "                   [--dns NAME] [--dns-srv NAME] [--dns-server IP[:PORT]]\n"
-            << "                   [--dns-interval SECONDS]\n"
+            << "                   [--dns NAME,...] [--dns-srv NAME,...] [--dns-server IP[:PORT]]\n"
+            << "                   [--dns-interval SECONDS] [--entries N]\n"
             << "  --gossip-key-file  encrypts gossip (AES-256-GCM): FILE holds 32-byte keys,\n"
             << "                     64 hex digits or base64 each, one per line, the first\n"
             << "                     the primary ('#' comments and blank lines skipped);\n"
@@ -109,32 +118,66 @@ int usage(const std::string& why) {
             << "                     --cluster-name) and joins the nodes it finds that way\n"
             << "  --mdns-interface   the IPv4 address of the interface for mDNS (default: the\n"
             << "                     --listen host, or the first multicast interface)\n"
-            << "  --dns NAME         joins every address NAME resolves to (A/AAAA records, e.g.\n"
-            << "                     a Kubernetes headless service), at this node's port\n"
-            << "  --dns-srv NAME     joins the targets of NAME's SRV records\n"
+            << "  --dns NAME,...     joins every address the NAMEs resolve to (A/AAAA records,\n"
+            << "                     e.g. a Kubernetes headless service), at this node's port\n"
+            << "  --dns-srv NAME,... joins the targets of the NAMEs' SRV records\n"
             << "                     (_troupe._tcp.DOMAIN)\n"
             << "  --dns-server       the DNS server to ask (default: the system resolver for\n"
             << "                     --dns, the first nameserver of /etc/resolv.conf for SRV)\n"
             << "  --dns-interval     resolves again this often (default: 30 s)\n"
-            << "  Discovery prints {\"event\":\"discovered\",\"source\":\"mdns\"|\"dns\",...}.\n";
+            << "  --entries N        checks in N actors under NAME/e0 ... (0 to 100000)\n"
+            << "  Discovery prints {\"event\":\"discovered\",\"source\":\"mdns\"|\"dns\",...}.\n"
+            << "  Commands on stdin: members, stats, digest, register LABEL, unregister LABEL,\n"
+            << "  leave.\n";
   return 2;
 }
 
+// Prints the JSON lines. Lines may be held back until the first one that
+// should come first is printed (release()).
 class printer {
  public:
   explicit printer(troupe::clock& c) : clock_(c), start_(c.now()) {}
   void line(const std::string& event, const std::string& rest) {
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start_).count();
+    std::string text = format(event, rest);
     std::lock_guard lock(mu_);
-    std::cout << "{\"t_ms\":" << ms << ",\"event\":" << json_string(event) << rest << "}"
-              << std::endl;
+    if (held_)
+      pending_.push_back(std::move(text));
+    else
+      std::cout << text << std::endl;
+  }
+  /// Holds the lines back until release().
+  void hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  /// Prints this line, then those held back, and stops holding.
+  void release(const std::string& event, const std::string& rest) {
+    const std::string first = format(event, rest);
+    std::lock_guard lock(mu_);
+    std::cout << first << "\n";
+    for (const std::string& l : pending_) std::cout << l << "\n";
+    std::cout << std::flush;
+    pending_.clear();
+    held_ = false;
   }
 
  private:
+  std::string format(const std::string& event, const std::string& rest) const {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start_).count();
+    std::string text = "{\"t_ms\":";
+    text += std::to_string(ms);
+    text += ",\"event\":";
+    text += json_string(event);
+    text += rest;
+    text += "}";
+    return text;
+  }
   troupe::clock& clock_;
   troupe::time_point start_;
   std::mutex mu_;
+  bool held_ = false;
+  std::vector<std::string> pending_;
 };
 
 std::string member_fields(const troupe::cluster::member_info& m) {
@@ -180,89 +223,125 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-// Discovery from the flags: what mDNS and DNS find is joined as seeds
-// (membership::join) and printed. Stop it before the membership.
-struct discovery {
-  std::unique_ptr<troupe::cluster::mdns> mdns;
-  std::unique_ptr<troupe::cluster::dns_discovery> dns;
-  void stop() {
-    if (mdns) mdns->stop();  // says goodbye
-    if (dns) dns->stop();
-  }
-};
-
-troupe::result<void> start_discovery(const std::map<std::string, std::string>& opt,
-                                     troupe::net::node& node, troupe::cluster::membership& members,
-                                     printer& out, discovery& d) {
-  using namespace troupe::cluster;
-  if (opt.contains("mdns")) {
-    mdns_config mc;
-    mc.instance = node.name();
-    mc.incarnation = node.incarnation();
-    mc.address = node.address();
-    if (opt.contains("mdns-interface")) mc.interface_address = opt.at("mdns-interface");
-    if (opt.contains("cluster-name")) mc.cluster = opt.at("cluster-name");
-    auto started = mdns::start(mc, [&members, &out](const mdns_event& e) {
-      const auto inc = e.instance.txt.find("incarnation");
-      const std::string fields = ",\"source\":\"mdns\",\"member\":" + json_string(e.instance.name) +
-                                 ",\"address\":" + json_string(e.instance.address) +
-                                 ",\"host\":" + json_string(e.instance.host) + ",\"incarnation\":" +
-                                 json_string(inc == e.instance.txt.end() ? "" : inc->second);
-      if (e.what == mdns_event::kind::gone) {
-        out.line("discovery_gone", fields);
-        return;
-      }
-      out.line("discovered", fields);
-      if (auto joined = members.join({e.instance.address}); !joined)
-        out.line("discovery_failed",
-                 ",\"source\":\"mdns\",\"reason\":" + json_string(joined.error().message()));
-    });
-    if (!started) return started.error();
-    d.mdns = std::move(*started);
-    out.line("mdns_started", ",\"address\":" + json_string(d.mdns->advertised_address()) +
-                                 ",\"interface\":" + json_string(d.mdns->interface_address()));
-  }
-  if (opt.contains("dns") || opt.contains("dns-srv")) {
-    dns_discovery_config dc;
-    if (opt.contains("dns")) dc.name = opt.at("dns");
-    if (opt.contains("dns-srv")) dc.srv_name = opt.at("dns-srv");
-    if (opt.contains("dns-server")) dc.server = opt.at("dns-server");
-    if (opt.contains("dns-interval")) {
-      const std::string& v = opt.at("dns-interval");
-      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoul(v) == 0)
-        return troupe::error(troupe::errc::invalid_argument,
-                             "--dns-interval takes whole seconds (1 to 999999)");
-      dc.interval = std::chrono::seconds(std::stoul(v));
+// Prints what discovery does (cluster_config::discovery's on_event).
+void print_discovery(printer& out, const troupe::cluster::discovery_event& e) {
+  using kind = troupe::cluster::discovery_event::kind;
+  std::string fields = ",\"source\":";
+  fields += json_string(troupe::cluster::to_string(e.source));
+  if (e.what == kind::started) {
+    out.line("mdns_started", ",\"address\":" + json_string(e.instance.address) +
+                                 ",\"interface\":" + json_string(e.interface_address));
+  } else if (e.what == kind::failed) {
+    out.line("discovery_failed", fields + ",\"reason\":" + json_string(e.failure.message()));
+  } else if (e.source == troupe::cluster::discovery_source::mdns) {
+    const auto inc = e.instance.txt.find("incarnation");
+    fields += ",\"member\":" + json_string(e.instance.name) +
+              ",\"address\":" + json_string(e.instance.address) +
+              ",\"host\":" + json_string(e.instance.host) +
+              ",\"incarnation\":" + json_string(inc == e.instance.txt.end() ? "" : inc->second);
+    out.line(e.what == kind::gone ? "discovery_gone" : "discovered", fields);
+  } else {
+    std::string list;
+    for (const std::string& a : e.addresses) {
+      if (!list.empty()) list += ",";
+      list += json_string(a);
     }
-    auto self = parse_host_port(node.address());
-    if (!self) return self.error();
-    dc.port = self->port;  // a headless service's members share this node's port
-    // Each lookup is printed when it differs from the one before.
-    auto started = dns_discovery::start(
-        dc, [&members, &out,
-             last = std::string()](const troupe::result<std::vector<std::string>>& found) mutable {
-          if (!found) {
-            const std::string line =
-                ",\"source\":\"dns\",\"reason\":" + json_string(found.error().message());
-            if (line != last) out.line("discovery_failed", line);
-            last = line;
-            return;
-          }
-          std::string list;
-          for (const std::string& a : *found) list += (list.empty() ? "" : ",") + json_string(a);
-          const std::string line = ",\"source\":\"dns\",\"addresses\":[" + list + "]";
-          if (line != last) out.line("discovered", line);
-          last = line;
-          if (!found->empty()) (void)members.join(*found);
-        });
-    if (!started) return started.error();
-    d.dns = std::move(*started);
-  } else if (opt.contains("dns-server") || opt.contains("dns-interval")) {
-    return troupe::error(troupe::errc::invalid_argument,
-                         "--dns-server and --dns-interval go with --dns or --dns-srv");
+    out.line("discovered", fields + ",\"addresses\":[" + list + "]");
+  }
+}
+
+// Sets `d` from the discovery flags; the error names the flag.
+troupe::result<void> discovery_from_flags(const std::map<std::string, std::string>& opt,
+                                          troupe::cluster::discovery_config& d) {
+  const auto bad = [](const std::string& why) {
+    return troupe::error(troupe::errc::invalid_argument, why);
+  };
+  if (opt.contains("mdns")) {
+    d.mdns = true;
+    if (opt.contains("mdns-interface")) d.mdns_options.interface_address = opt.at("mdns-interface");
+    if (opt.contains("cluster-name")) d.mdns_options.cluster = opt.at("cluster-name");
+  } else if (opt.contains("mdns-interface")) {
+    return bad("--mdns-interface goes with --mdns");
+  }
+  if (opt.contains("dns") && (d.dns_names = split(opt.at("dns"))).empty())
+    return bad("--dns takes NAME[,NAME...]");
+  if (opt.contains("dns-srv") && (d.srv_names = split(opt.at("dns-srv"))).empty())
+    return bad("--dns-srv takes NAME[,NAME...]");
+  if (opt.contains("dns-server")) d.dns_server = opt.at("dns-server");
+  if (opt.contains("dns-interval")) {
+    if (d.dns_names.empty() && d.srv_names.empty())
+      return bad("--dns-interval goes with --dns or --dns-srv");
+    const std::string& v = opt.at("dns-interval");
+    if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(v) == 0)
+      return bad("--dns-interval takes whole seconds (1 to 999999)");
+    d.refresh = std::chrono::seconds(std::stoul(v));
   }
   return {};
+}
+
+// What --entries and "register" check in: an actor that answers a ping.
+struct entry_ping {
+  using reply = std::string;
+  static constexpr std::string_view type_name = "troupe.node.ping";
+};
+
+class entry_actor : public troupe::actor<entry_actor> {
+ public:
+  using handles = troupe::handles<entry_ping>;
+  std::string handle(const entry_ping&) { return "pong"; }
+};
+
+// The actors this node checks in (--entries, "register"), one per label.
+// Called from the command loop's thread only.
+class entries {
+ public:
+  explicit entries(troupe::system& sys) : sys_(sys) {}
+  // Spawns an actor and checks it in under `label`.
+  troupe::result<troupe::entry_stamp> add(const std::string& label) {
+    if (auto ok = troupe::validate_label(label); !ok) return ok.error();
+    auto a = sys_.spawn<entry_actor>();
+    if (!a) return a.error();
+    auto stamp = sys_.receptionist().check_in(label, *a);
+    if (!stamp) {
+      a->stop();
+      return stamp.error();
+    }
+    actors_.emplace(label, *a);
+    return stamp;
+  }
+  // Checks out this node's entry of `label` and stops its actor.
+  troupe::result<void> remove(const std::string& label) {
+    if (auto ok = troupe::validate_label(label); !ok) return ok.error();
+    const auto it = actors_.find(label);
+    if (it == actors_.end())
+      return troupe::error(troupe::errc::actor_not_found, "no entry of this node under " + label);
+    (void)sys_.receptionist().check_out(label);
+    it->second.stop();
+    actors_.erase(it);
+    return {};
+  }
+
+ private:
+  troupe::system& sys_;
+  std::map<std::string, troupe::endpoint<entry_actor>> actors_;
+};
+
+// Reads --entries: 0 to 100000.
+troupe::result<std::size_t> entry_count(const std::map<std::string, std::string>& opt) {
+  if (!opt.contains("entries")) return std::size_t{0};
+  const std::string& v = opt.at("entries");
+  if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(v) > 100'000)
+    return troupe::error(troupe::errc::invalid_argument,
+                         "--entries takes a count of actors to check in (0 to 100000)");
+  return std::size_t{std::stoul(v)};
+}
+
+std::string failure_fields(const std::string& command, const troupe::error& e) {
+  return ",\"command\":" + json_string(command) +
+         ",\"error\":" + json_string(troupe::to_string(e.code())) +
+         ",\"reason\":" + json_string(e.detail());
 }
 
 int run_node(const std::map<std::string, std::string>& opt) {
@@ -290,6 +369,12 @@ int run_node(const std::map<std::string, std::string>& opt) {
     return usage("--tls-ca, --tls-cert and --tls-key go together");
   if (tls_parts == 3)
     nc.tls = troupe::net::tls_config{opt.at("tls-ca"), opt.at("tls-cert"), opt.at("tls-key")};
+  if (auto d = discovery_from_flags(opt, cc.discovery); !d) return usage(d.error().detail());
+  const auto entry_total = entry_count(opt);
+  if (!entry_total) return usage(entry_total.error().detail());
+  if (*entry_total > 0)
+    if (auto ok = troupe::validate_label(nc.name + "/e0"); !ok)
+      return usage("--entries: the node's name makes a bad label: " + ok.error().detail());
   if (opt.contains("gossip-key-file")) {
     auto keys = read_gossip_keys(opt.at("gossip-key-file"));
     if (!keys) return usage(keys.error().detail());
@@ -301,6 +386,9 @@ int run_node(const std::map<std::string, std::string>& opt) {
 
   troupe::system sys;
   printer out(sys.time());
+  cc.discovery.on_event = [&out](const troupe::cluster::discovery_event& e) {
+    print_discovery(out, e);
+  };
   auto net = troupe::net::tcp_transport::make({});
   if (!net) {
     std::cerr << "troupe: transport: " << net.error().message() << "\n";
@@ -312,6 +400,7 @@ int run_node(const std::map<std::string, std::string>& opt) {
   const bool any_port = nc.listen.ends_with(":0");
   std::unique_ptr<troupe::net::node> node;
   std::unique_ptr<troupe::cluster::cluster> member;
+  out.hold();  // "started" comes first, before what discovery finds
   for (int attempt = 0; attempt < (any_port ? 8 : 1) && !member; ++attempt) {
     auto n = troupe::net::node::start(sys, nc, troupe::net::remote_types{});
     if (!n) {
@@ -319,6 +408,13 @@ int run_node(const std::map<std::string, std::string>& opt) {
       return 1;
     }
     auto c = troupe::cluster::cluster::start(sys.time(), random, **net, **n, cc);
+    if (!c && c.error().detail().starts_with("discovery: ")) {
+      std::cerr << "troupe: " << c.error().detail() << "\n";
+      (*n)->stop();
+      (*net)->stop();
+      const auto code = c.error().code();
+      return code == troupe::errc::invalid_argument || code == troupe::errc::invalid_name ? 2 : 1;
+    }
     if (!c) {
       std::cerr << "troupe: membership: " << c.error().message() << "\n";
       (*n)->stop();
@@ -339,22 +435,16 @@ int run_node(const std::map<std::string, std::string>& opt) {
       out.line("session_down",
                ",\"member\":" + json_string(e.node) + ",\"reason\":" + json_string(e.reason));
   });
-  out.line("started", ",\"member\":" + json_string(nc.name) +
-                          ",\"generation\":" + std::to_string(node->incarnation()) +
-                          ",\"address\":" + json_string(node->address()));
-
-  discovery found;
-  if (auto started = start_discovery(opt, *node, m, out, found); !started) {
-    std::cerr << "troupe: discovery: " << started.error().message() << "\n";
-    found.stop();
-    member->stop();
-    node->stop();
-    (*net)->stop();
-    return started.error().code() == troupe::errc::invalid_argument ||
-                   started.error().code() == troupe::errc::invalid_name
-               ? 2
-               : 1;
-  }
+  entries mine(sys);
+  for (std::size_t i = 0; i < *entry_total; ++i)
+    if (auto added = mine.add(nc.name + "/e" + std::to_string(i)); !added) {
+      std::cerr << "troupe: --entries: " << added.error().message() << "\n";
+      return 1;  // member and node stop as they go out of scope
+    }
+  out.release("started", ",\"member\":" + json_string(nc.name) +
+                             ",\"generation\":" + std::to_string(node->incarnation()) +
+                             ",\"address\":" + json_string(node->address()) +
+                             ",\"entries\":" + std::to_string(*entry_total));
 
   // SIGHUP: the key file's keys become the keyring's, in one step.
   const auto reload_keys = [&] {
@@ -370,6 +460,59 @@ int run_node(const std::map<std::string, std::string>& opt) {
     (void)cc.encryption.keys->assign(*keys);  // not empty: parse_gossip_keys saw to it
     out.line("keys_reloaded", ",\"keys\":" + std::to_string(keys->size()));
     wipe(*keys);
+  };
+
+  // One command line; false for "leave".
+  const auto command = [&](const std::string& cmd) {
+    const std::size_t space = cmd.find(' ');
+    const std::string verb = cmd.substr(0, space);
+    const std::string arg = space == std::string::npos ? "" : cmd.substr(space + 1);
+    if (cmd == "leave") return false;
+    if (cmd == "members") {
+      std::string list = ",\"members\":[";
+      bool first = true;
+      for (const auto& info : m.members()) {
+        list += first ? "{" : ",{";
+        first = false;
+        list += "\"state\":" + json_string(troupe::cluster::to_string(info.state)) +
+                member_fields(info);
+        list += "}";
+      }
+      out.line("members", list + "]");
+    } else if (cmd == "stats") {
+      const troupe::cluster::swim_stats s = m.stats();
+      out.line("stats", ",\"packets_sent\":" + std::to_string(s.packets_sent) +
+                            ",\"packets_received\":" + std::to_string(s.packets_received) +
+                            ",\"bad_packets\":" + std::to_string(s.bad_packets) +
+                            ",\"dropped_unencrypted\":" + std::to_string(s.dropped_unencrypted) +
+                            ",\"dropped_unauthentic\":" + std::to_string(s.dropped_unauthentic) +
+                            ",\"dropped_replays\":" + std::to_string(s.dropped_replays));
+    } else if (cmd == "digest") {
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx",
+                    static_cast<unsigned long long>(sys.receptionist().digest()));
+      out.line("digest", ",\"digest\":\"" + std::string(hex) +
+                             "\",\"entries\":" + std::to_string(sys.receptionist().size()));
+    } else if (verb == "register") {
+      auto added = mine.add(arg);
+      if (added)
+        out.line("registered", ",\"label\":" + json_string(arg) +
+                                   ",\"version\":" + std::to_string(added->version));
+      else
+        out.line("command_failed", failure_fields(verb, added.error()));
+    } else if (verb == "unregister") {
+      auto removed = mine.remove(arg);
+      if (removed)
+        out.line("unregistered", ",\"label\":" + json_string(arg));
+      else
+        out.line("command_failed", failure_fields(verb, removed.error()));
+    } else if (!cmd.empty()) {
+      out.line("command_failed",
+               failure_fields(verb, troupe::error(troupe::errc::invalid_argument,
+                                                  "unknown command; members, stats, digest, "
+                                                  "register LABEL, unregister LABEL, leave")));
+    }
+    return true;
   };
 
   // Commands on stdin until "leave", end of input or a signal.
@@ -395,39 +538,14 @@ int run_node(const std::map<std::string, std::string>& opt) {
       if (n <= 0) break;
       pending.append(buf, static_cast<std::size_t>(n));
       std::size_t nl;
-      while ((nl = pending.find('\n')) != std::string::npos) {
+      while (!done && (nl = pending.find('\n')) != std::string::npos) {
         const std::string cmd = pending.substr(0, nl);
         pending.erase(0, nl + 1);
-        if (cmd == "leave") {
-          done = true;
-        } else if (cmd == "members") {
-          std::string list = ",\"members\":[";
-          bool first = true;
-          for (const auto& info : m.members()) {
-            list += first ? "{" : ",{";
-            first = false;
-            list += "\"state\":" + json_string(troupe::cluster::to_string(info.state)) +
-                    member_fields(info);
-            list += "}";
-          }
-          out.line("members", list + "]");
-        } else if (cmd == "stats") {
-          const troupe::cluster::swim_stats s = m.stats();
-          out.line("stats",
-                   ",\"packets_sent\":" + std::to_string(s.packets_sent) +
-                       ",\"packets_received\":" + std::to_string(s.packets_received) +
-                       ",\"bad_packets\":" + std::to_string(s.bad_packets) +
-                       ",\"dropped_unencrypted\":" + std::to_string(s.dropped_unencrypted) +
-                       ",\"dropped_unauthentic\":" + std::to_string(s.dropped_unauthentic) +
-                       ",\"dropped_replays\":" + std::to_string(s.dropped_replays));
-        } else if (!cmd.empty()) {
-          std::cerr << "troupe: unknown command '" << cmd << "' (members, stats, leave)\n";
-        }
+        done = !command(cmd);
       }
     }
   }
-  found.stop();
-  member->leave();
+  member->leave();  // discovery first: mDNS says goodbye
   // Two leave rounds go out a gossip interval apart; give them the time.
   std::this_thread::sleep_for(cc.swim.gossip_interval * 3);
   member->stop();
@@ -456,7 +574,7 @@ int main(int argc, char** argv) {
     static const char* known[] = {
         "name",     "listen",  "cookie",          "seeds",        "profile", "tls-ca",
         "tls-cert", "tls-key", "gossip-key-file", "cluster-name", "mdns",    "mdns-interface",
-        "dns",      "dns-srv", "dns-server",      "dns-interval"};
+        "dns",      "dns-srv", "dns-server",      "dns-interval", "entries"};
     bool ok = false;
     for (const char* kk : known) ok = ok || k == kk;
     if (!ok) return usage("unknown option --" + k);

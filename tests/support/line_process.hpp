@@ -69,6 +69,27 @@ class line_process {
     });
     return found;
   }
+  /// Returns how many lines were read so far.
+  std::size_t size() {
+    std::lock_guard lock(mu_);
+    return lines_.size();
+  }
+  /// Waits (at most `limit`) for a line that `match` accepts among those
+  /// from the `from`-th on (0: the first); returns it or "".
+  std::string wait_for_from(const std::function<bool(const std::string&)>& match, std::size_t from,
+                            std::chrono::milliseconds limit) {
+    std::unique_lock lock(mu_);
+    std::string found;
+    cv_.wait_for(lock, limit, [&] {
+      for (; from < lines_.size(); ++from)
+        if (match(lines_[from])) {
+          found = lines_[from];
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
   void say(const std::string& line) {
     const std::string l = line + "\n";
     if (stdin_ >= 0) (void)!write(stdin_, l.data(), l.size());

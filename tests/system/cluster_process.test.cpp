@@ -67,7 +67,9 @@ TEST(cluster_process, members_join_through_one_seed_and_a_killed_one_is_dead_eve
   EXPECT_LT(slowest, 5.0);
   for (std::size_t i = 0; i < 4; ++i)
     for (std::size_t j = 0; j < 4; ++j)
-      if (i != j) EXPECT_EQ(c.members[i]->count("dead", cluster_processes::name(j)), 0u);
+      if (i != j) {
+        EXPECT_EQ(c.members[i]->count("dead", cluster_processes::name(j)), 0u);
+      }
 }
 
 TEST(cluster_process, a_stopped_member_is_dead_and_comes_back_after_sigcont) {

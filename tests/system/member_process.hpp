@@ -70,6 +70,16 @@ class member_process {
     });
   }
   void say(const std::string& line) { proc_->say(line); }
+  /// Says `command` and waits (at most `limit`) for the first line with
+  /// `event` printed after it was said; returns it, or "". For events that
+  /// only commands print (one test thread saying them).
+  std::string ask(const std::string& command, const std::string& event,
+                  std::chrono::milliseconds limit) {
+    const std::size_t from = proc_->size();
+    proc_->say(command);
+    return proc_->wait_for_from(
+        [&](const std::string& l) { return json_field(l, "event") == event; }, from, limit);
+  }
   void signal(int sig) { proc_->signal(sig); }
   /// The t_ms of the first line with `event` about `member` at or after
   /// `from_ms`, or -1.

@@ -15,6 +15,9 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
                                                 net::node& n, cluster_config config) {
   if (n.address().empty())
     return error(errc::invalid_argument, "a cluster member's node must listen");
+  // Checked even when off: a DNS server alone is a mistake to report.
+  if (auto ok = discovery::check(config.discovery, n.address()); !ok) return ok.error();
+  const bool discover = config.discovery.enabled();
   membership_config mc;
   mc.name = n.name();
   mc.generation = n.incarnation();
@@ -70,6 +73,15 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
     --callbacks_here;
     g->leave();
   });
+  if (discover) {
+    // Discovery is stopped before membership (stop(), leave()).
+    membership* m = c->members_.get();
+    auto d =
+        discovery::start(std::move(config.discovery), n.name(), n.incarnation(), n.address(),
+                         [m](const std::vector<std::string>& found) { return m->join(found); });
+    if (!d) return d.error();  // c's destructor stops the rest
+    c->finder_ = std::move(*d);
+  }
   return c;
 }
 
@@ -129,11 +141,15 @@ void cluster::keep_mesh() {
   }
 }
 
-void cluster::leave() { members_->leave(); }
+void cluster::leave() {
+  if (finder_) finder_->stop();
+  members_->leave();
+}
 
 thread_local int cluster::callbacks_here = 0;
 
 void cluster::stop() noexcept {
+  if (finder_) finder_->stop();  // its joins need membership
   {
     std::unique_lock lock(gate_->mu);
     if (!gate_->open) return;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "troupe/cluster/discovery.hpp"
 #include "troupe/cluster/membership.hpp"
 #include "troupe/cluster/reception_sync.hpp"
 #include "troupe/core/ticker.hpp"
@@ -20,6 +21,9 @@ struct cluster_config {
   /// Gossip addresses of members to join through (a member's gossip address
   /// is its node's address: the same host and port, over UDP).
   std::vector<std::string> seeds;
+  /// Finds members while running (mDNS on the link, DNS names) and joins
+  /// them as seeds; off by default. Runs from start() to leave() or stop().
+  discovery_config discovery;
   /// Failure detection and gossip tuning.
   swim_config swim = swim_config::lan();
   /// Gossip encryption (membership_config::encryption); off by default.
@@ -61,16 +65,24 @@ struct cluster_config {
 ///   declared dead or leaves disappear everywhere;
 /// - a session that ends without the peer's goodbye (its process died, its
 ///   connection was reset) tells membership at once (swim::peer_lost), which
-///   brings detection of a killed process down to the minimum suspicion.
+///   brings detection of a killed process down to the minimum suspicion;
+/// - with `config.discovery`, mDNS advertises the node and what mDNS and the
+///   DNS names find is joined (membership::join()) while the member runs.
 ///
 /// Thread safety: every member may be called from any thread. The node must
 /// outlive the cluster.
 class cluster {
  public:
   /// Starts membership for `n` over `net` (the transport the node's host
-  /// binds datagrams on), joining `config.seeds`. Fails with what
-  /// membership::start() returns, or invalid_argument when the node does
-  /// not listen (a member must be reachable).
+  /// binds datagrams on), joining `config.seeds`, then the discovery
+  /// `config.discovery` asks for. Fails with invalid_argument when the node
+  /// does not listen (a member must be reachable), with what
+  /// discovery::check() refuses (before anything starts: a refresh or
+  /// timeout under 1 ms, a DNS server without names, mDNS options that set
+  /// the node's identity; invalid_name for a bad DNS name), with what
+  /// membership::start() returns, and with what mDNS returns when it cannot
+  /// start on its interface (invalid_argument); nothing stays running after
+  /// a failure. The details of discovery's errors start with "discovery: ".
   static result<std::unique_ptr<cluster>> start(clock& time, random_source& random, transport& net,
                                                 net::node& n, cluster_config config);
   ~cluster();
@@ -84,10 +96,11 @@ class cluster {
   [[nodiscard]] reception_sync_stats reception_stats() const {
     return sync_ ? sync_->stats() : reception_sync_stats{};
   }
-  /// Leaves the cluster (others see `left`, not `dead`) and stops joining
-  /// sessions.
+  /// Stops discovery (mDNS says goodbye), then leaves the cluster (others
+  /// see `left`, not `dead`) and stops joining sessions.
   void leave();
-  /// Stops membership and the session joining (open sessions stay).
+  /// Stops discovery, membership and the session joining (open sessions
+  /// stay). Not from discovery's on_event.
   void stop() noexcept;
 
  private:
@@ -101,6 +114,7 @@ class cluster {
   net::node& node_;
   std::unique_ptr<membership> members_;
   std::unique_ptr<reception_sync> sync_;
+  std::unique_ptr<discovery> finder_;
   troupe::ticker* mesh_ = nullptr;
   std::uint64_t member_sub_ = 0;
   std::uint64_t node_sub_ = 0;

@@ -282,24 +282,28 @@ result<std::vector<std::string>> resolve_system(std::string_view name, std::uint
 result<std::vector<std::string>> dns_lookup(const dns_discovery_config& config) {
   std::vector<std::string> out;
   std::optional<error> failed;
-  if (!config.name.empty()) {
-    auto found = config.server.empty()
-                     ? resolve_system(config.name, config.port)
-                     : query_a(config.name, config.port, config.server, config.timeout);
+  const auto take = [&](result<std::vector<std::string>> found) {
     if (found)
-      out = std::move(*found);
-    else
+      out.insert(out.end(), found->begin(), found->end());
+    else if (!failed)
       failed = found.error();
-  }
-  if (!config.srv_name.empty()) {
+  };
+  for (const std::string& name : config.names)
+    take(config.server.empty() ? resolve_system(name, config.port)
+                               : query_a(name, config.port, config.server, config.timeout));
+  if (!config.srv_names.empty()) {
     auto server = config.server.empty() ? first_nameserver() : result<std::string>(config.server);
-    auto found = server ? query_srv(config.srv_name, *server, config.timeout)
-                        : result<std::vector<srv_target>>(server.error());
-    if (found) {
+    for (const std::string& srv_name : config.srv_names) {
+      auto found = server ? query_srv(srv_name, *server, config.timeout)
+                          : result<std::vector<srv_target>>(server.error());
+      if (!found) {
+        take(found.error());
+        continue;
+      }
+      std::vector<std::string> addresses;
       for (const srv_target& t : *found)
-        out.insert(out.end(), t.addresses.begin(), t.addresses.end());
-    } else if (!failed) {
-      failed = found.error();
+        addresses.insert(addresses.end(), t.addresses.begin(), t.addresses.end());
+      take(std::move(addresses));
     }
   }
   sort_unique(out);
@@ -309,24 +313,28 @@ result<std::vector<std::string>> dns_lookup(const dns_discovery_config& config) 
 
 // ------------------------------------------------------------ the thread
 
-result<std::unique_ptr<dns_discovery>> dns_discovery::start(dns_discovery_config config,
-                                                            report_fn report) {
-  if (config.name.empty() && config.srv_name.empty())
+result<void> dns_discovery::check(const dns_discovery_config& config) {
+  if (config.names.empty() && config.srv_names.empty())
     return error(errc::invalid_argument, "dns discovery needs a name or an SRV name");
-  if (!config.name.empty()) {
-    if (auto n = parse_name(config.name); !n) return n.error();
-    if (config.port == 0)
-      return error(errc::invalid_argument, "dns discovery: a name needs the members' port");
-  }
-  if (!config.srv_name.empty())
-    if (auto n = parse_name(config.srv_name); !n) return n.error();
+  for (const std::string& name : config.names)
+    if (auto n = parse_name(name); !n) return n.error();
+  if (!config.names.empty() && config.port == 0)
+    return error(errc::invalid_argument, "dns discovery: a name needs the members' port");
+  for (const std::string& srv_name : config.srv_names)
+    if (auto n = parse_name(srv_name); !n) return n.error();
   if (!config.server.empty())
     if (auto s = parse_server(config.server); !s) return s.error();
-  if (config.server.empty() && !config.srv_name.empty())
+  if (config.server.empty() && !config.srv_names.empty())
     if (auto ns = first_nameserver(); !ns) return ns.error();
   if (config.interval.count() <= 0 || config.timeout.count() <= 0)
     return error(errc::invalid_argument,
                  "dns discovery: the interval and timeout must be positive");
+  return {};
+}
+
+result<std::unique_ptr<dns_discovery>> dns_discovery::start(dns_discovery_config config,
+                                                            report_fn report) {
+  if (auto ok = check(config); !ok) return ok.error();
   std::unique_ptr<dns_discovery> d(new dns_discovery(std::move(config), std::move(report)));
   d->thread_ = std::thread([raw = d.get()] { raw->loop(); });
   return d;

@@ -16,20 +16,21 @@
 
 namespace troupe::cluster {
 
-/// Configures discovery through DNS: a name with many A (or AAAA) records,
-/// as a Kubernetes headless service gives, and/or an SRV name
-/// (`_troupe._tcp.<domain>`) whose targets and ports are the members.
+/// Configures discovery through DNS: names with many A (or AAAA) records,
+/// as a Kubernetes headless service gives, and/or SRV names
+/// (`_troupe._tcp.<domain>`) whose targets and ports are the members. One
+/// lookup asks for all of them and joins what they name.
 struct dns_discovery_config {
-  /// A name whose addresses are members' hosts; each is taken with `port`.
-  std::string name;
-  /// The members' gossip port for `name` (A records carry none).
+  /// Names whose addresses are members' hosts; each is taken with `port`.
+  std::vector<std::string> names;
+  /// The members' gossip port for `names` (A records carry none).
   std::uint16_t port = 0;
-  /// An SRV name whose records name members' hosts and ports.
-  std::string srv_name;
+  /// SRV names whose records name members' hosts and ports.
+  std::vector<std::string> srv_names;
   /// The DNS server to ask, "ip", "ip:port" or "[v6]:port" (port 53 when
   /// none). Empty: SRV queries go to the first nameserver of
-  /// /etc/resolv.conf, and `name` is resolved by the system resolver
-  /// (getaddrinfo); set: both go to this server.
+  /// /etc/resolv.conf, and `names` are resolved by the system resolver
+  /// (getaddrinfo); set: all go to this server.
   std::string server;
   /// Resolves again this often.
   std::chrono::milliseconds interval{30'000};
@@ -75,9 +76,9 @@ struct srv_target {
 /// takes.
 [[nodiscard]] result<std::vector<std::string>> resolve_system(std::string_view name,
                                                               std::uint16_t port);
-/// Runs one lookup for `config` (its name and its SRV name): every gossip
-/// address found, sorted, without duplicates. Fails with the first error
-/// when nothing was found and a query failed.
+/// Runs one lookup for `config` (each of its names and SRV names): every
+/// gossip address found, sorted, without duplicates. Fails with the first
+/// error when nothing was found and a query failed.
 [[nodiscard]] result<std::vector<std::string>> dns_lookup(const dns_discovery_config& config);
 
 /// Resolves a dns_discovery_config periodically on a thread of its own and
@@ -91,14 +92,16 @@ class dns_discovery {
  public:
   using report_fn = std::function<void(const result<std::vector<std::string>>&)>;
 
-  /// Checks the configuration and starts: the first lookup at once. Fails
-  /// with errc::invalid_name for a bad name or SRV name,
-  /// errc::invalid_argument when neither is set, `name` is set without a
-  /// port, the server does not parse, an interval or timeout is not
-  /// positive, or no server is set and /etc/resolv.conf names none while an
-  /// SRV name is set.
+  /// Checks the configuration (check()) and starts: the first lookup at
+  /// once.
   static result<std::unique_ptr<dns_discovery>> start(dns_discovery_config config,
                                                       report_fn report);
+  /// Checks a configuration without starting: fails with errc::invalid_name
+  /// for a bad name or SRV name, errc::invalid_argument when there is none
+  /// of either, names are set without a port, the server does not parse, an
+  /// interval or timeout is not positive, or no server is set and
+  /// /etc/resolv.conf names none while an SRV name is set.
+  [[nodiscard]] static result<void> check(const dns_discovery_config& config);
   ~dns_discovery();
   dns_discovery(const dns_discovery&) = delete;
   dns_discovery& operator=(const dns_discovery&) = delete;

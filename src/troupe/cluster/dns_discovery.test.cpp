@@ -1,22 +1,17 @@
 #include "troupe/cluster/dns_discovery.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "troupe/cluster/dns_message.hpp"
+#include "troupe/cluster/testing/fake_dns.hpp"
 
 // DNS discovery against a small scripted DNS server on 127.0.0.1 (a UDP
 // socket in this process): A and SRV answers, missing additional records,
@@ -27,90 +22,12 @@ namespace troupe::cluster {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Answers each query with what `answer` returns (raw bytes; empty: silence).
-class fake_dns {
- public:
-  using answer_fn = std::function<std::vector<std::vector<std::byte>>(const dns_message&)>;
-  explicit fake_dns(answer_fn answer) : answer_(std::move(answer)) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~fake_dns() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  [[nodiscard]] int queries() const { return queries_; }
-
- private:
-  void loop() {
-    std::vector<std::byte> buf(65535);
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      sockaddr_in from{};
-      socklen_t len = sizeof from;
-      const ssize_t n =
-          ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n <= 0) continue;
-      auto q = decode_dns(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n)));
-      if (!q) continue;
-      ++queries_;
-      for (const auto& reply : answer_(*q))
-        ::sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
-    }
-  }
-  answer_fn answer_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> queries_{0};
-  std::thread thread_;
-};
+using testing::a_record;
+using testing::fake_dns;
+using testing::reply;
+using testing::srv_record;
 
 dns_name name(std::string_view s) { return dns_name::parse(s).value(); }
-
-dns_record a_record(std::string_view owner, std::uint32_t ip) {
-  dns_record r;
-  r.name = name(owner);
-  r.type = dns_type::a;
-  r.ttl = 30;
-  r.a = ip;
-  return r;
-}
-
-dns_record srv_record(std::string_view owner, std::string_view target, std::uint16_t port,
-                      std::uint16_t priority = 0) {
-  dns_record r;
-  r.name = name(owner);
-  r.type = dns_type::srv;
-  r.ttl = 30;
-  r.port = port;
-  r.priority = priority;
-  r.target = name(target);
-  return r;
-}
-
-// A response to `q` with `answers` and `additionals`.
-std::vector<std::byte> reply(const dns_message& q, std::vector<dns_record> answers,
-                             std::vector<dns_record> additionals = {}, std::uint8_t rcode = 0) {
-  dns_message m;
-  m.id = q.id;
-  m.flags = dns_message::flag_response | rcode;
-  m.questions = q.questions;
-  m.answers = std::move(answers);
-  m.additionals = std::move(additionals);
-  return encode_dns(m).value();
-}
 
 // A small zone: troupe.test has three A records; the SRV name has two
 // targets, one with its A in the additional section and one without.
@@ -156,13 +73,20 @@ TEST(dns_discovery, query_srv_uses_additional_records_and_asks_for_the_rest) {
 TEST(dns_discovery, a_lookup_joins_names_and_srv_targets) {
   fake_dns server(zone);
   dns_discovery_config c;
-  c.name = "troupe.test";
+  c.names = {"troupe.test"};
   c.port = 7000;
-  c.srv_name = "_troupe._tcp.troupe.test";
+  c.srv_names = {"_troupe._tcp.troupe.test"};
   c.server = server.address();
   auto found = dns_lookup(c);
   ASSERT_TRUE(found) << found.error().message();
   EXPECT_EQ(found->size(), 5u);
+  // Several of each, one of them unknown (no members yet): the union.
+  c.names = {"troupe.test", "n2.troupe.test", "nobody.test"};
+  c.srv_names = {"_troupe._tcp.troupe.test", "_troupe._tcp.nobody.test"};
+  auto all = dns_lookup(c);
+  ASSERT_TRUE(all) << all.error().message();
+  EXPECT_EQ(*all, (std::vector<std::string>{"127.0.1.1:7000", "127.0.1.2:7000", "127.0.1.3:7000",
+                                            "127.0.2.1:7001", "127.0.2.2:7000", "127.0.2.2:7002"}));
 }
 
 TEST(dns_discovery, failures_are_typed_and_bounded) {
@@ -245,18 +169,21 @@ TEST(dns_discovery, start_refuses_bad_configurations) {
   dns_discovery_config none;
   EXPECT_EQ(dns_discovery::start(none, report).error().code(), errc::invalid_argument);
   dns_discovery_config no_port;
-  no_port.name = "troupe.test";
+  no_port.names = {"troupe.test"};
   EXPECT_EQ(dns_discovery::start(no_port, report).error().code(), errc::invalid_argument);
   dns_discovery_config bad_name;
-  bad_name.srv_name = std::string(70, 'x') + ".test";
+  bad_name.srv_names = {std::string(70, 'x') + ".test"};
   bad_name.server = "127.0.0.1";
   EXPECT_EQ(dns_discovery::start(bad_name, report).error().code(), errc::invalid_name);
+  dns_discovery_config second_bad = bad_name;
+  second_bad.srv_names = {"_troupe._tcp.test", "a..b"};
+  EXPECT_EQ(dns_discovery::check(second_bad).error().code(), errc::invalid_name);
   dns_discovery_config bad_server;
-  bad_server.srv_name = "_troupe._tcp.test";
+  bad_server.srv_names = {"_troupe._tcp.test"};
   bad_server.server = "not a server";
   EXPECT_EQ(dns_discovery::start(bad_server, report).error().code(), errc::invalid_argument);
   dns_discovery_config bad_interval;
-  bad_interval.srv_name = "_troupe._tcp.test";
+  bad_interval.srv_names = {"_troupe._tcp.test"};
   bad_interval.server = "127.0.0.1:53";
   bad_interval.interval = 0ms;
   EXPECT_EQ(dns_discovery::start(bad_interval, report).error().code(), errc::invalid_argument);
@@ -265,7 +192,7 @@ TEST(dns_discovery, start_refuses_bad_configurations) {
 TEST(dns_discovery, resolves_periodically_until_stopped) {
   fake_dns server(zone);
   dns_discovery_config c;
-  c.name = "troupe.test";
+  c.names = {"troupe.test"};
   c.port = 7000;
   c.server = server.address();
   c.interval = 50ms;
