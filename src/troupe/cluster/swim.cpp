@@ -10,10 +10,6 @@ namespace {
 
 constexpr std::uint32_t final_incarnation = std::numeric_limits<std::uint32_t>::max();
 
-bool is_live(member_state s) noexcept {
-  return s == member_state::alive || s == member_state::suspect;
-}
-
 }  // namespace
 
 swim_config swim_config::wan() {
@@ -243,13 +239,23 @@ void swim::send_packet(std::string_view to, packet& p, const member_update* firs
   if (send_) send_(to, buf_);
 }
 
-void swim::sync_with(std::string_view address) {
+void swim::send_state(packet_kind kind, std::string_view address, const member_key* member) {
   packet p;
-  p.kind = packet_kind::sync;
+  p.kind = kind;
+  p.sender = self_.key;
+  p.sender_address = self_.address;
   p.updates.push_back(self_update());
   for (const auto& [key, m] : members_) p.updates.push_back(update_of(m));
-  ++stats_.syncs;
-  send_packet(address, p);
+  if (kind == packet_kind::sync) ++stats_.syncs;
+  buf_.clear();
+  encode(p, buf_);
+  ++stats_.packets_sent;
+  stats_.bytes_sent += buf_.size();
+  if (member != nullptr && stream_ && stream_(*member, buf_)) {
+    ++stats_.stream_syncs;
+    return;
+  }
+  if (send_) send_(address, buf_);
 }
 
 // ----------------------------------------------------------------- state
@@ -403,7 +409,23 @@ void swim::on_packet(std::string_view from, std::span<const std::byte> data) {
   handle(*p, from);
 }
 
-void swim::handle(const packet& p, std::string_view from) {
+void swim::on_stream(const member_key& from, std::span<const std::byte> data) {
+  auto p = decode_packet(data);
+  if (!p) {
+    ++stats_.bad_packets;
+    return;
+  }
+  // The stream vouches for its peer only: a state sent in another member's
+  // name, or anything but push-pull, is refused.
+  if (p->sender != from || (p->kind != packet_kind::sync && p->kind != packet_kind::sync_reply)) {
+    ++stats_.stream_refused;
+    return;
+  }
+  ++stats_.packets_received;
+  handle(*p, p->sender_address, true);
+}
+
+void swim::handle(const packet& p, std::string_view from, bool stream) {
   if (left_) return;
   const std::uint64_t refuted_before = stats_.refutations;
   stale_.clear();
@@ -498,14 +520,9 @@ void swim::handle(const packet& p, std::string_view from) {
     case packet_kind::nack:
       if (probe_ && p.seq == probe_->seq) ++probe_->nacks;
       break;
-    case packet_kind::sync: {
-      packet r;
-      r.kind = packet_kind::sync_reply;
-      r.updates.push_back(self_update());
-      for (const auto& [key, m] : members_) r.updates.push_back(update_of(m));
-      send_packet(from, r);
+    case packet_kind::sync:
+      send_state(packet_kind::sync_reply, from, stream ? &p.sender : nullptr);
       break;
-    }
     case packet_kind::sync_reply:
     case packet_kind::gossip:
       break;
@@ -602,67 +619,11 @@ void swim::gossip_round() {
   }
 }
 
-void swim::reconnect_round() {
-  std::vector<const member*> dead;
-  for (const auto& [key, m] : members_)
-    if (m.info.state == member_state::dead) dead.push_back(&m);
-  if (!dead.empty()) {
-    // A small packet that tells it it is held dead: if it is alive, it
-    // refutes straight back, and its refutation spreads from here.
-    const member* m = dead[draw(dead.size())];
-    const member_update verdict = update_of(*m);
-    packet g;
-    g.kind = packet_kind::gossip;
-    send_packet(m->info.address, g, &verdict);
-  }
-  for (const std::string& seed : seeds_) {
-    if (seed == self_.address) continue;
-    const bool known = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
-      return is_live(kv.second.info.state) && kv.second.info.address == seed;
-    });
-    if (!known) sync_with(seed);
-  }
-  const time_point now = clock_.now();
-  std::erase_if(discovered_,
-                [&](const auto& kv) { return now - kv.second > cfg_.discovered_retention; });
-  for (const auto& [address, named] : discovered_)
-    if (!live_address(address) && std::find(seeds_.begin(), seeds_.end(), address) == seeds_.end())
-      sync_with(address);
-}
-
-bool swim::live_address(std::string_view address) const {
-  if (address == self_.address) return true;
-  return std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
-    return is_live(kv.second.info.state) && kv.second.info.address == address;
-  });
-}
-
-void swim::discovered(const std::vector<std::string>& addresses) {
-  if (left_) return;
-  const time_point now = clock_.now();
-  for (const std::string& address : addresses) {
-    auto it = discovered_.find(address);
-    if (it != discovered_.end()) {
-      it->second = now;  // renewed; the reconnect loop keeps trying it
-      continue;
-    }
-    if (discovered_.size() >= max_discovered) continue;
-    discovered_.emplace(address, now);
-    if (!live_address(address)) sync_with(address);
-  }
-}
-
 void swim::expire(time_point now) {
   std::erase_if(members_, [&](const auto& kv) {
     const member_info& i = kv.second.info;
     return !is_live(i.state) && now - i.since > cfg_.dead_retention;
   });
-}
-
-void swim::join(std::vector<std::string> seeds) {
-  seeds_ = std::move(seeds);
-  for (const std::string& seed : seeds_)
-    if (seed != self_.address) sync_with(seed);
 }
 
 void swim::leave() {
@@ -744,7 +705,8 @@ void swim::tick() {
     const double scale = std::max(1.0, static_cast<double>(live_count()) / 10.0);
     next_sync_ = now + std::chrono::duration_cast<duration>(cfg_.sync_interval * scale);
     auto peers = pick(1, nullptr, false);
-    if (!peers.empty()) sync_with(peers.front()->info.address);
+    if (!peers.empty())
+      send_state(packet_kind::sync, peers.front()->info.address, &peers.front()->info.key);
   }
   if (now >= next_reconnect_) {
     next_reconnect_ = now + cfg_.reconnect_interval;

@@ -108,6 +108,13 @@ struct swim_stats {
   std::uint64_t indirect_probes = 0;
   std::uint64_t refutations = 0;  ///< times this member refuted a suspicion of itself
   std::uint64_t syncs = 0;        ///< full-state exchanges started
+  /// Full states (syncs and replies) sent over the stream rather than as
+  /// datagrams (membership counts those the node session took).
+  std::uint64_t stream_syncs = 0;
+  /// Packets from the stream refused: not a sync or sync_reply, or sent in
+  /// another member's name than the stream's peer (malformed ones count in
+  /// bad_packets).
+  std::uint64_t stream_refused = 0;
   /// Gossip dropped before the engine saw it, with encryption on (counted by
   /// membership; always 0 from swim itself):
   std::uint64_t dropped_unencrypted = 0;  ///< not sealed (plain gossip, or noise)
@@ -130,6 +137,11 @@ class swim {
  public:
   using send_fn = std::function<void(std::string_view to, std::span<const std::byte> data)>;
   using event_fn = std::function<void(const member_event&)>;
+  /// Carries a full-state packet (push-pull) to member `to` over a reliable
+  /// stream that authenticates both ends (the cluster's node session);
+  /// returns false when there is none, and the engine sends the packet as a
+  /// datagram instead.
+  using stream_fn = std::function<bool(const member_key& to, std::span<const std::byte> data)>;
 
   /// Starts alive as `self` at `address`, alone. `send` carries packets
   /// out; `on_event` hears every change (may be empty).
@@ -149,6 +161,17 @@ class swim {
   static constexpr std::size_t max_discovered = 4096;
   /// Handles one arrived packet (from its sender's address).
   void on_packet(std::string_view from, std::span<const std::byte> data);
+  /// Sets the stream that the periodic full-state sync with a member, and
+  /// the reply to a sync that came over it, travel on (empty: datagrams
+  /// only). Syncs with seeds and discovered addresses, whose member is not
+  /// known yet, stay datagrams.
+  void set_stream(stream_fn fn) { stream_ = std::move(fn); }
+  /// Handles a packet that arrived over the stream from member `from` (the
+  /// stream authenticated it). Only a sync or sync_reply sent in `from`'s
+  /// own name is taken, whatever its size; anything else is counted
+  /// (bad_packets when it does not decode, else stream_refused) and changes
+  /// nothing.
+  void on_stream(const member_key& from, std::span<const std::byte> data);
   /// Runs what is due at clock.now(): probes, timeouts, suspicion, gossip,
   /// syncs and reconnects. Call at least every tick_interval().
   void tick();
@@ -221,11 +244,15 @@ class swim {
   void emit(member_event::kind k, const member& m);
   void start_suspicion(member& m, const std::string& from);
   [[nodiscard]] duration suspicion_timeout(const suspicion& s) const;
-  void handle(const packet& p, std::string_view from);
+  // `stream`: the packet came over the stream (a sync is answered there).
+  void handle(const packet& p, std::string_view from, bool stream = false);
   void start_probe();
   void advance_probe(time_point now);
   void gossip_round();
-  void sync_with(std::string_view address);
+  // Sends this member's full state (a sync or a sync_reply): over the
+  // stream to `member` when there is one, else as a datagram to `address`.
+  void send_state(packet_kind kind, std::string_view address, const member_key* member);
+  void sync_with(std::string_view address) { send_state(packet_kind::sync, address, nullptr); }
   void reconnect_round();
   // True for this member's address and a live member's.
   [[nodiscard]] bool live_address(std::string_view address) const;
@@ -243,6 +270,7 @@ class swim {
   random_source& random_;
   send_fn send_;
   event_fn on_event_;
+  stream_fn stream_;
   std::map<member_key, member> members_;  // without self
   std::vector<member_key> probe_order_;
   std::size_t probe_next_ = 0;
