@@ -108,6 +108,12 @@ struct swim_stats {
   std::uint64_t indirect_probes = 0;
   std::uint64_t refutations = 0;  ///< times this member refuted a suspicion of itself
   std::uint64_t syncs = 0;        ///< full-state exchanges started
+  /// Ticks that came far later than due (this member did not run: its
+  /// deadlines moved on by the time lost).
+  std::uint64_t pauses = 0;
+  /// peer_lost() calls ignored because this member had not run, or had just
+  /// resumed (its sessions end because others timed it out or dropped it).
+  std::uint64_t losses_ignored = 0;
   /// Full states (syncs and replies) sent over the stream rather than as
   /// datagrams (membership counts those the node session took).
   std::uint64_t stream_syncs = 0;
@@ -115,6 +121,9 @@ struct swim_stats {
   /// another member's name than the stream's peer (malformed ones count in
   /// bad_packets).
   std::uint64_t stream_refused = 0;
+  /// Dead verdicts about a member held alive and heard from within the
+  /// shortest suspicion, taken as a suspicion instead.
+  std::uint64_t verdicts_doubted = 0;
   /// Gossip dropped before the engine saw it, with encryption on (counted by
   /// membership; always 0 from swim itself):
   std::uint64_t dropped_unencrypted = 0;  ///< not sealed (plain gossip, or noise)
@@ -201,6 +210,9 @@ class swim {
   [[nodiscard]] const swim_stats& stats() const noexcept { return stats_; }
 
  private:
+  // The incarnation that ends a life: a node's next life says its earlier
+  // one is over with a dead verdict at it, which nothing overturns.
+  static constexpr std::uint32_t final_incarnation = 0xffffffff;
   struct suspicion {
     time_point start{};
     duration min{};
@@ -211,6 +223,7 @@ class swim {
   struct member {
     member_info info;
     std::optional<suspicion> susp;
+    time_point heard{};  // when a packet of its own last arrived
   };
   struct probe {
     member_key target;
@@ -238,12 +251,18 @@ class swim {
   void enqueue(const member_update& u);
   [[nodiscard]] member_update update_of(const member& m) const;
   [[nodiscard]] member_update self_update() const;
-  void apply(const member_update& u);
+  // `sender`: the member whose packet carried `u` (empty: none).
+  void apply(const member_update& u, std::string_view sender = {});
+  // Takes a dead verdict about `m`, which this member holds alive and has
+  // just heard from, as a suspicion instead (see swim_config).
+  void doubt(member& m, std::uint32_t incarnation, std::string_view sender);
   void apply_about_self(const member_update& u);
   void set_state(member& m, member_state s, std::uint32_t incarnation, const std::string& from);
   void emit(member_event::kind k, const member& m);
   void start_suspicion(member& m, const std::string& from);
   [[nodiscard]] duration suspicion_timeout(const suspicion& s) const;
+  // The shortest suspicion at the current size (Lifeguard's min).
+  [[nodiscard]] duration min_suspicion() const;
   // `stream`: the packet came over the stream (a sync is answered there).
   void handle(const packet& p, std::string_view from, bool stream = false);
   void start_probe();
@@ -257,6 +276,8 @@ class swim {
   // True for this member's address and a live member's.
   [[nodiscard]] bool live_address(std::string_view address) const;
   void expire(time_point now);
+  // This member did not run for `lost`: its own deadlines move on by it.
+  void resume_after(duration lost);
   [[nodiscard]] std::vector<const member*> pick(std::size_t n, const member_key* skip,
                                                 bool include_recent_dead);
   [[nodiscard]] duration scaled(duration d) const;
@@ -288,6 +309,8 @@ class swim {
   time_point next_gossip_{};
   time_point next_sync_{};
   time_point next_reconnect_{};
+  time_point last_tick_{};
+  time_point resumed_at_{};  // the last tick that found this member had not run
   swim_stats stats_;
   std::vector<std::byte> buf_;
 };
