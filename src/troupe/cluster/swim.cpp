@@ -66,7 +66,7 @@ swim::swim(member_key self, std::string address, swim_config config, clock& time
   next_sync_ = now + cfg_.sync_interval;
   next_reconnect_ = now + cfg_.reconnect_interval;
   last_tick_ = now;
-  resumed_at_ = now - cfg_.probe_interval;
+  resumed_at_ = now - cfg_.probe_timeout;
 }
 
 // ----------------------------------------------------------------- queries
@@ -397,32 +397,13 @@ void swim::handle(const packet& p, std::string_view from, bool stream) {
 void swim::start_probe() {
   const time_point now = clock_.now();
   next_probe_ = now + scaled(cfg_.probe_interval);
+  if (probe_first_) {
+    const member_key key = *std::exchange(probe_first_, std::nullopt);
+    if (probe_member(key, now)) return;
+  }
   for (std::size_t tries = 0; tries < 2; ++tries) {
-    while (probe_next_ < probe_order_.size()) {
-      const member_key key = probe_order_[probe_next_++];
-      auto it = members_.find(key);
-      if (it == members_.end() || !is_live(it->second.info.state)) continue;
-      const member& m = it->second;
-      probe_ = probe{};
-      probe_->target = key;
-      probe_->address = m.info.address;
-      probe_->seq = ++seq_;
-      probe_->timeout_at = now + scaled(cfg_.probe_timeout);
-      probe_->end_at = next_probe_;
-      packet ping;
-      ping.kind = packet_kind::ping;
-      ping.seq = probe_->seq;
-      ping.target = key;
-      ++stats_.probes;
-      if (m.info.state == member_state::suspect) {
-        // The buddy rule: the accused hears of it first, and can refute.
-        const member_update accusation = update_of(m);
-        send_packet(m.info.address, ping, &accusation);
-      } else {
-        send_packet(m.info.address, ping);
-      }
-      return;
-    }
+    while (probe_next_ < probe_order_.size())
+      if (probe_member(probe_order_[probe_next_++], now)) return;
     // A pass is over: shuffle the live members again.
     probe_order_.clear();
     for (const auto& [key, m] : members_)
@@ -431,6 +412,31 @@ void swim::start_probe() {
       std::swap(probe_order_[i - 1], probe_order_[draw(i)]);
     probe_next_ = 0;
   }
+}
+
+bool swim::probe_member(const member_key& key, time_point now) {
+  auto it = members_.find(key);
+  if (it == members_.end() || !is_live(it->second.info.state)) return false;
+  const member& m = it->second;
+  probe_ = probe{};
+  probe_->target = key;
+  probe_->address = m.info.address;
+  probe_->seq = ++seq_;
+  probe_->timeout_at = now + scaled(cfg_.probe_timeout);
+  probe_->end_at = next_probe_;
+  packet ping;
+  ping.kind = packet_kind::ping;
+  ping.seq = probe_->seq;
+  ping.target = key;
+  ++stats_.probes;
+  if (m.info.state == member_state::suspect) {
+    // The buddy rule: the accused hears of it first, and can refute.
+    const member_update accusation = update_of(m);
+    send_packet(m.info.address, ping, &accusation);
+  } else {
+    send_packet(m.info.address, ping);
+  }
+  return true;
 }
 
 void swim::advance_probe(time_point now) {
@@ -507,11 +513,14 @@ void swim::peer_lost(const member_key& key) {
   // This member has not run for a while (no tick since), or has just
   // resumed: its sessions that end now are most likely its peers' answer to
   // its own silence (they timed it out, or declared it dead and dropped
-  // it), not their deaths.
+  // it), not their deaths. The member is probed next instead: alive, it
+  // answers; gone, it is suspected one probe later.
   const time_point now = clock_.now();
   if (now - last_tick_ > tick_interval() + cfg_.probe_timeout ||
-      now - resumed_at_ < cfg_.probe_interval) {
+      now - resumed_at_ < cfg_.probe_timeout) {
     ++stats_.losses_ignored;
+    probe_first_ = key;
+    if (!probe_) next_probe_ = std::min(next_probe_, now);
     return;
   }
   auto it = members_.find(key);
@@ -534,7 +543,6 @@ void swim::peer_lost(const member_key& key) {
 void swim::resume_after(duration lost) {
   ++stats_.pauses;
   resumed_at_ = clock_.now();
-  next_probe_ += lost;
   if (probe_) {
     probe_->timeout_at += lost;
     probe_->end_at += lost;

@@ -111,8 +111,9 @@ struct swim_stats {
   /// Ticks that came far later than due (this member did not run: its
   /// deadlines moved on by the time lost).
   std::uint64_t pauses = 0;
-  /// peer_lost() calls ignored because this member had not run, or had just
-  /// resumed (its sessions end because others timed it out or dropped it).
+  /// peer_lost() calls not taken as suspicions because this member had not
+  /// run, or had just resumed (its sessions end because others timed it
+  /// out or dropped it): the member is probed next instead.
   std::uint64_t losses_ignored = 0;
   /// Full states (syncs and replies) sent over the stream rather than as
   /// datagrams (membership counts those the node session took).
@@ -194,7 +195,10 @@ class swim {
   /// so that it refutes if it still lives. Every member that sees the reset
   /// confirms the suspicion independently, which brings the timeout to its
   /// minimum: a killed process on a live host is dead everywhere in about
-  /// that minimum.
+  /// that minimum. While this member has not run for a while (no tick()
+  /// since), and for probe_timeout after the tick that found it, a loss is
+  /// more likely the others' answer to its own silence: `key` is probed
+  /// next instead of suspected.
   void peer_lost(const member_key& key);
 
   /// Returns every member known, this one included, in key order.
@@ -266,6 +270,8 @@ class swim {
   // `stream`: the packet came over the stream (a sync is answered there).
   void handle(const packet& p, std::string_view from, bool stream = false);
   void start_probe();
+  // Starts a probe of `key` (false when it is not a live member).
+  bool probe_member(const member_key& key, time_point now);
   void advance_probe(time_point now);
   void gossip_round();
   // Sends this member's full state (a sync or a sync_reply): over the
@@ -296,6 +302,7 @@ class swim {
   std::vector<member_key> probe_order_;
   std::size_t probe_next_ = 0;
   std::optional<probe> probe_;
+  std::optional<member_key> probe_first_;  // probed before the round-robin's next
   std::map<std::uint32_t, relay> relays_;  // by the seq of our own ping to the target
   std::vector<queued_update> queue_;
   std::vector<member_update> stale_;  // newer news for the sender of the packet in hand

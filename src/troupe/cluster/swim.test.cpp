@@ -279,6 +279,26 @@ TEST(swim, a_probe_under_way_when_the_member_stops_running_is_not_a_failure) {
   EXPECT_EQ(h.engine.stats().pauses, 1u);
 }
 
+TEST(swim, a_session_lost_during_a_pause_is_checked_with_a_probe_first) {
+  by_hand h;
+  for (const char* n : {"b", "c", "d", "e"}) h.from(n, packet{});
+  h.run(1s);
+  // The engine does not run for 3 s; c's session ends meanwhile.
+  h.clock.set(h.clock.now() + 3s);
+  h.engine.peer_lost(member_key{"c", 1});
+  EXPECT_EQ(h.engine.find(member_key{"c", 1})->state, member_state::alive);
+  h.sent.clear();
+  // The next probe (after the one under way, if any) is of c: answered,
+  // that is the end of it; unanswered, c is suspected one probe later.
+  h.run(600ms);
+  std::string first;
+  for (const auto& [to, p] : h.sent)
+    if (p.kind == packet_kind::ping && first.empty()) first = to;
+  EXPECT_EQ(first, "c:1");
+  h.run(600ms);
+  EXPECT_EQ(h.engine.find(member_key{"c", 1})->state, member_state::suspect);
+}
+
 TEST(swim, a_helper_nacks_within_the_requesters_period_whatever_its_own_health) {
   by_hand h;
   // The engine refutes a suspicion of itself: its health multiplier rises.
