@@ -10,7 +10,10 @@
 //                        simulated minutes at 10% / 20% random packet loss
 //   swim_converge_after_heal
 //                        a 7/3 partition of 30 s and of 90 s, healed: time
-//                        until every member holds every member alive again
+//                        until every member holds every member alive again,
+//                        and dead events from the heal on (every member is
+//                        alive: each is a verdict made apart that spread),
+//                        summed over the runs
 //   converge_after_heal  the same with full nodes (troupe nodes, sessions,
 //                        replicated receptionists, 20 entries per node and
 //                        churn on both sides while apart): view_s, as above,
@@ -111,6 +114,7 @@ void false_deaths(std::size_t nodes, double loss, duration span, std::size_t run
 void converge_after_heal(duration partition_for, std::size_t runs) {
   std::vector<double> t;
   std::size_t missed = 0;
+  std::size_t deaths = 0;
   for (std::size_t r = 0; r < runs; ++r) {
     swim_sim sim(options(10, 3000 + r));
     sim.run_until([&] { return sim.converged(); }, 60s);
@@ -122,11 +126,12 @@ void converge_after_heal(duration partition_for, std::size_t runs) {
       t.push_back(seconds(sim.now() - at));
     else
       ++missed;
+    for (std::size_t j = 0; j < 10; ++j) deaths += sim.count(kind::dead, j, at);
   }
   std::printf(
       "RESULT bench=swim_converge_after_heal impl=troupe env=sim nodes=10 partition_s=%.0f "
-      "runs=%zu view_s=%.2f view_p99_s=%.2f missed=%zu\n",
-      seconds(partition_for), runs, quantile(t, 0.5), quantile(t, 0.99), missed);
+      "runs=%zu view_s=%.2f view_p99_s=%.2f deaths_after_heal=%zu missed=%zu\n",
+      seconds(partition_for), runs, quantile(t, 0.5), quantile(t, 0.99), deaths, missed);
 }
 
 // Full nodes: time from healing a 7/3 partition to one view, then to equal

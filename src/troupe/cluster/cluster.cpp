@@ -25,6 +25,10 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
   mc.seeds = std::move(config.seeds);
   mc.swim = config.swim;
   mc.encryption = std::move(config.encryption);
+  net::node* streams = &n;
+  mc.stream = [streams](const member_key& to, std::span<const std::byte> data) {
+    return streams->send_channel(to.name, to.generation, state_channel, data).has_value();
+  };
   auto m = membership::start(time, random, net, std::move(mc));
   if (!m) return m.error();
   std::unique_ptr<cluster> c(new cluster(n, std::move(*m)));
@@ -63,6 +67,14 @@ result<std::unique_ptr<cluster>> cluster::start(clock& time, random_source& rand
     if (!g->enter()) return;
     ++callbacks_here;
     raw->on_node(e);
+    --callbacks_here;
+    g->leave();
+  });
+  (void)n.set_channel(state_channel, [raw, g](const std::string& peer, std::uint64_t inc,
+                                              std::span<const std::byte> body) {
+    if (!g->enter()) return;
+    ++callbacks_here;
+    raw->members_->on_stream(member_key{peer, inc}, body);
     --callbacks_here;
     g->leave();
   });
@@ -159,6 +171,7 @@ void cluster::stop() noexcept {
     gate_->cv.wait(lock, [&] { return gate_->inside <= mine; });
   }
   if (mesh_ != nullptr) mesh_->end();
+  (void)node_.set_channel(state_channel, {});
   node_.unsubscribe(node_sub_);
   members_->unsubscribe(member_sub_);
   if (sync_) sync_->stop();

@@ -66,6 +66,10 @@ struct cluster_config {
 /// - a session that ends without the peer's goodbye (its process died, its
 ///   connection was reset) tells membership at once (swim::peer_lost), which
 ///   brings detection of a killed process down to the minimum suspicion;
+/// - the periodic full-state sync with a member (push-pull) travels over
+///   its node session, on node channel 2 (state_channel), when there is
+///   one: a full state is not limited to a datagram, and one that arrives
+///   there is taken only if it is sent in the session peer's own name;
 /// - with `config.discovery`, mDNS advertises the node and what mDNS and the
 ///   DNS names find is joined (membership::join()) while the member runs.
 ///
@@ -87,6 +91,9 @@ class cluster {
                                                 net::node& n, cluster_config config);
   ~cluster();
   cluster(const cluster&) = delete;
+  /// The node channel full-state syncs travel on (receptionist
+  /// replication has 1).
+  static constexpr std::uint8_t state_channel = 2;
   cluster& operator=(const cluster&) = delete;
 
   /// The membership: members, events, stats.

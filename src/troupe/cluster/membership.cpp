@@ -3,6 +3,7 @@
 #include "troupe/cluster/host_port.hpp"
 #include "troupe/core/ticker.hpp"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -17,12 +18,57 @@ class membership::impl : public std::enable_shared_from_this<impl> {
   // listeners outside it.
   template <class F>
   void with_engine(F&& f) {
+    std::vector<streamed> out;
     {
       std::lock_guard lock(mu_);
       if (!engine_ || stopped_) return;
       f(*engine_);
+      out.swap(outbox_);
     }
+    flush(out);
     drain();
+  }
+
+  // A full state the engine gave the stream, sent once mu_ is released (the
+  // stream is the node's, which has locks of its own).
+  struct streamed {
+    member_key to;
+    std::string address;
+    std::vector<std::byte> bytes;
+  };
+
+  // Takes a full state for the stream (under mu_); sealed with encryption on.
+  bool stream_out(const member_key& to, std::span<const std::byte> data) {
+    if (!stream_) return false;
+    auto m = engine_->find(to);
+    if (!m) return false;
+    std::vector<std::byte> bytes =
+        cipher_ ? cipher_->seal(data) : std::vector<std::byte>(data.begin(), data.end());
+    outbox_.push_back(streamed{to, m->address, std::move(bytes)});
+    return true;
+  }
+
+  // Sends what stream_out() took: over the stream, or where there is no
+  // stream to the member (yet, or any more), as a datagram.
+  void flush(std::vector<streamed>& out) {
+    for (streamed& s : out) {
+      if (stream_(s.to, s.bytes)) {
+        streamed_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        (void)socket_->send_to(s.address, s.bytes);  // best effort, like the network
+      }
+    }
+  }
+
+  void on_stream(const member_key& from, std::span<const std::byte> data) {
+    with_engine([&](swim& s) {
+      if (!cipher_) {
+        s.on_stream(from, data);
+        return;
+      }
+      const auto plain = cipher_->open(data);  // counted by the cipher when it does not open
+      if (plain) s.on_stream(from, *plain);
+    });
   }
 
   // Delivers queued events, in the order the engine made them, to the
@@ -97,8 +143,11 @@ class membership::impl : public std::enable_shared_from_this<impl> {
   std::shared_ptr<datagram_socket> socket_;                    // set once at start
   std::shared_ptr<gossip_keyring> keys_;                       // set once at start
   std::unique_ptr<gossip_cipher> cipher_;                      // set once at start; used under mu_
-  ticker* ticker_ = nullptr;                                   // guarded by mu_
-  bool stopped_ = false;                                       // guarded by mu_
+  std::function<bool(const member_key&, std::span<const std::byte>)> stream_;  // set once at start
+  std::vector<streamed> outbox_;                                               // guarded by mu_
+  std::atomic<std::uint64_t> streamed_{0};  // full states the stream took
+  ticker* ticker_ = nullptr;                // guarded by mu_
+  bool stopped_ = false;                    // guarded by mu_
   std::recursive_mutex dispatch_mu_;
   std::mutex listeners_mu_;
   // Each listener with the sequence number of the last event it had seen
@@ -122,6 +171,7 @@ result<std::unique_ptr<membership>> membership::start(clock& time, random_source
     i->keys_ = config.encryption.keys;
     i->cipher_ = std::make_unique<gossip_cipher>(config.encryption.cluster_name, i->keys_);
   }
+  i->stream_ = std::move(config.stream);
   std::weak_ptr<impl> weak = i;
   auto sock = net.bind(config.listen, [weak](std::string_view from, std::span<const std::byte> d) {
     if (auto s = weak.lock()) s->on_datagram(from, d);
@@ -141,6 +191,9 @@ result<std::unique_ptr<membership>> membership::start(clock& time, random_source
         [raw](std::string_view to, std::span<const std::byte> data) { raw->send(to, data); },
         [raw](const member_event& e) { raw->queue_.emplace_back(++raw->last_seq_, e); });
     every = i->engine_->tick_interval();
+    i->engine_->set_stream([raw](const member_key& to, std::span<const std::byte> data) {
+      return raw->stream_out(to, data);
+    });
   }
   // Started outside the lock: a firing ticker holds its own lock and then
   // takes the membership's.
@@ -218,6 +271,7 @@ std::string membership::address() const {
 swim_stats membership::stats() const {
   std::lock_guard lock(impl_->mu_);
   swim_stats s = impl_->engine_->stats();
+  s.stream_syncs = impl_->streamed_.load(std::memory_order_relaxed);
   if (impl_->cipher_) {
     const gossip_crypto_stats& c = impl_->cipher_->stats();
     s.dropped_unencrypted = c.rejected_unencrypted;
@@ -231,6 +285,10 @@ std::shared_ptr<gossip_keyring> membership::keyring() const { return impl_->keys
 
 void membership::peer_lost(const member_key& key) {
   impl_->with_engine([&](swim& s) { s.peer_lost(key); });
+}
+
+void membership::on_stream(const member_key& from, std::span<const std::byte> data) {
+  impl_->on_stream(from, data);
 }
 
 result<void> membership::join(const std::vector<std::string>& gossip_addresses) {

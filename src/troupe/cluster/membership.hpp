@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ struct membership_config {
   /// under swim.max_packet, so that sealed they still fit. Keys rotate while
   /// running through the shared keyring (see gossip_keyring).
   gossip_encryption encryption;
+  /// Optional: carries the periodic full-state sync with a member, and the
+  /// reply, over a reliable stream to that member (the cluster's node
+  /// session, which authenticates it) instead of a datagram, so that a
+  /// full state is never limited to a packet. Returns false when it has no
+  /// stream to `to`; the same bytes then go as a datagram. Called without
+  /// the membership's lock held. The stream's receiving end hands what
+  /// arrives to on_stream().
+  std::function<bool(const member_key& to, std::span<const std::byte> data)> stream;
 };
 
 /// SWIM membership over a transport's datagrams: binds a socket, runs the
@@ -84,6 +93,12 @@ class membership {
 
   /// See swim::peer_lost().
   void peer_lost(const member_key& key);
+  /// Hands the engine bytes that arrived over the stream (see
+  /// membership_config::stream) from member `from`, which the stream
+  /// authenticated: a full state sent in `from`'s own name is taken (opened
+  /// first with encryption on); anything else is counted and ignored
+  /// (swim::on_stream()).
+  void on_stream(const member_key& from, std::span<const std::byte> data);
   /// Adds gossip addresses ("host:port", as discovery finds them) as seeds
   /// while running: each that is not a live member's address is sent the
   /// full state now and every reconnect_interval until it is, for as long

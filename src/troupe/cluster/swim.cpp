@@ -2,19 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <utility>
 
 namespace troupe::cluster {
-namespace {
-
-constexpr std::uint32_t final_incarnation = std::numeric_limits<std::uint32_t>::max();
-
-bool is_live(member_state s) noexcept {
-  return s == member_state::alive || s == member_state::suspect;
-}
-
-}  // namespace
 
 swim_config swim_config::wan() {
   swim_config c;
@@ -75,6 +65,8 @@ swim::swim(member_key self, std::string address, swim_config config, clock& time
   next_gossip_ = now + cfg_.gossip_interval;
   next_sync_ = now + cfg_.sync_interval;
   next_reconnect_ = now + cfg_.reconnect_interval;
+  last_tick_ = now;
+  resumed_at_ = now - cfg_.probe_timeout;
 }
 
 // ----------------------------------------------------------------- queries
@@ -243,152 +235,23 @@ void swim::send_packet(std::string_view to, packet& p, const member_update* firs
   if (send_) send_(to, buf_);
 }
 
-void swim::sync_with(std::string_view address) {
+void swim::send_state(packet_kind kind, std::string_view address, const member_key* member) {
   packet p;
-  p.kind = packet_kind::sync;
+  p.kind = kind;
+  p.sender = self_.key;
+  p.sender_address = self_.address;
   p.updates.push_back(self_update());
   for (const auto& [key, m] : members_) p.updates.push_back(update_of(m));
-  ++stats_.syncs;
-  send_packet(address, p);
-}
-
-// ----------------------------------------------------------------- state
-
-void swim::set_state(member& m, member_state s, std::uint32_t incarnation,
-                     const std::string& from) {
-  m.info.state = s;
-  m.info.incarnation = incarnation;
-  m.info.since = clock_.now();
-  if (s == member_state::suspect) {
-    start_suspicion(m, from);
-  } else {
-    m.susp.reset();
-  }
-}
-
-void swim::start_suspicion(member& m, const std::string& from) {
-  const double n = static_cast<double>(std::max<std::size_t>(live_count(), 1));
-  const double factor = cfg_.suspicion_mult * std::max(1.0, std::log10(n));
-  suspicion s;
-  s.start = clock_.now();
-  s.min = std::chrono::duration_cast<duration>(cfg_.probe_interval * factor);
-  s.max = std::chrono::duration_cast<duration>(s.min * cfg_.suspicion_max_mult);
-  // Confirmations come from members other than the suspect and the first
-  // accuser (n - 2 at most); a small cluster cannot wait for all of them,
-  // some may be away themselves, so it needs one fewer.
-  const std::size_t live = live_count();
-  const std::size_t others = live >= 4 ? live - 3 : (live == 3 ? 1 : 0);
-  s.needed = std::min(cfg_.suspicion_confirmations, others);
-  s.confirmers.insert(from);
-  m.susp = std::move(s);
-}
-
-duration swim::suspicion_timeout(const suspicion& s) const {
-  const std::size_t k = s.needed;
-  if (k == 0) return s.min;
-  const std::size_t c = std::min(s.confirmers.size() - 1, k);
-  const double frac =
-      std::log(static_cast<double>(c) + 1.0) / std::log(static_cast<double>(k) + 1.0);
-  const auto span = std::chrono::duration_cast<std::chrono::duration<double>>(s.max - s.min);
-  const duration t = s.max - std::chrono::duration_cast<duration>(span * frac);
-  return std::max(t, s.min);
-}
-
-void swim::apply_about_self(const member_update& u) {
-  if (left_) return;
-  if (u.state == member_state::alive) {
-    if (u.incarnation > self_.incarnation) self_.incarnation = u.incarnation;
+  if (kind == packet_kind::sync) ++stats_.syncs;
+  buf_.clear();
+  encode(p, buf_);
+  ++stats_.packets_sent;
+  stats_.bytes_sent += buf_.size();
+  if (member != nullptr && stream_ && stream_(*member, buf_)) {
+    ++stats_.stream_syncs;
     return;
   }
-  if (u.incarnation < self_.incarnation) {  // already refuted: the sender is behind
-    stale_.push_back(self_update());
-    return;
-  }
-  self_.incarnation = u.incarnation == final_incarnation ? u.incarnation : u.incarnation + 1;
-  ++stats_.refutations;
-  health_up();
-  enqueue(self_update());
-}
-
-void swim::apply(const member_update& u) {
-  if (u.key == self_.key) {
-    apply_about_self(u);
-    return;
-  }
-  auto it = members_.find(u.key);
-  if (it == members_.end()) {
-    member m;
-    m.info.key = u.key;
-    m.info.address = u.address;
-    m.info.incarnation = u.incarnation;
-    m.info.since = clock_.now();
-    m.info.state = is_live(u.state) ? member_state::alive : u.state;
-    auto& added = members_.emplace(u.key, std::move(m)).first->second;
-    if (is_live(u.state)) {
-      probe_order_.insert(
-          probe_order_.begin() + static_cast<std::ptrdiff_t>(draw(probe_order_.size() + 1)), u.key);
-      emit(member_event::kind::joined, added);
-      if (u.state == member_state::suspect) {
-        set_state(added, member_state::suspect, u.incarnation, u.from);
-        emit(member_event::kind::suspect, added);
-      }
-    }
-    enqueue(u);
-    return;
-  }
-  member& m = it->second;
-  const member_info cur = m.info;
-  // The sender holds older news than this member: it hears the newer at once
-  // (a refutation that missed it, a resurrection), instead of by chance.
-  const bool older =
-      u.incarnation < cur.incarnation ||
-      (u.incarnation == cur.incarnation && u.state == member_state::alive && !is_live(cur.state));
-  if (older && cur.state != member_state::left) stale_.push_back(update_of(m));
-  switch (u.state) {
-    case member_state::alive:
-      if (u.incarnation > cur.incarnation && cur.state != member_state::left) {
-        m.info.address = u.address;
-        set_state(m, member_state::alive, u.incarnation, {});
-        if (cur.state != member_state::alive) {
-          if (cur.state == member_state::dead)
-            probe_order_.insert(
-                probe_order_.begin() + static_cast<std::ptrdiff_t>(draw(probe_order_.size() + 1)),
-                u.key);
-          emit(member_event::kind::alive, m);
-        }
-        enqueue(u);
-      }
-      break;
-    case member_state::suspect:
-      if (cur.state == member_state::alive && u.incarnation >= cur.incarnation) {
-        set_state(m, member_state::suspect, u.incarnation, u.from);
-        emit(member_event::kind::suspect, m);
-        enqueue(u);
-      } else if (cur.state == member_state::suspect && u.incarnation > cur.incarnation) {
-        set_state(m, member_state::suspect, u.incarnation, u.from);
-        enqueue(u);
-      } else if (cur.state == member_state::suspect && u.incarnation == cur.incarnation && m.susp &&
-                 m.susp->confirmers.insert(u.from).second) {
-        enqueue(u);  // an independent confirmation: others should count it too
-      }
-      break;
-    case member_state::dead:
-      if (is_live(cur.state) && u.incarnation >= cur.incarnation) {
-        set_state(m, member_state::dead, u.incarnation, {});
-        emit(member_event::kind::dead, m);
-        enqueue(u);
-      } else if (cur.state == member_state::dead && u.incarnation > cur.incarnation) {
-        m.info.incarnation = u.incarnation;
-      }
-      break;
-    case member_state::left:
-      if (cur.state != member_state::left && u.incarnation >= cur.incarnation) {
-        set_state(m, member_state::left, u.incarnation, {});
-        emit(member_event::kind::left, m);
-        enqueue(u);
-      }
-      break;
-  }
+  if (send_) send_(address, buf_);
 }
 
 // ----------------------------------------------------------------- packets
@@ -403,11 +266,29 @@ void swim::on_packet(std::string_view from, std::span<const std::byte> data) {
   handle(*p, from);
 }
 
-void swim::handle(const packet& p, std::string_view from) {
+void swim::on_stream(const member_key& from, std::span<const std::byte> data) {
+  auto p = decode_packet(data);
+  if (!p) {
+    ++stats_.bad_packets;
+    return;
+  }
+  // The stream vouches for its peer only: a state sent in another member's
+  // name, or anything but push-pull, is refused.
+  if (p->sender != from || (p->kind != packet_kind::sync && p->kind != packet_kind::sync_reply)) {
+    ++stats_.stream_refused;
+    return;
+  }
+  ++stats_.packets_received;
+  handle(*p, p->sender_address, true);
+}
+
+void swim::handle(const packet& p, std::string_view from, bool stream) {
   if (left_) return;
   const std::uint64_t refuted_before = stats_.refutations;
   stale_.clear();
-  for (const member_update& u : p.updates) apply(u);
+  const time_point now = clock_.now();
+  if (auto it = members_.find(p.sender); it != members_.end()) it->second.heard = now;
+  for (const member_update& u : p.updates) apply(u, p.sender.name);
   if (p.sender != self_.key) {
     auto it = members_.find(p.sender);
     if (it == members_.end()) {
@@ -415,6 +296,7 @@ void swim::handle(const packet& p, std::string_view from) {
       hello.key = p.sender;
       hello.address = p.sender_address;
       apply(hello);
+      if (auto added = members_.find(p.sender); added != members_.end()) added->second.heard = now;
     } else if ((it->second.info.state == member_state::dead ||
                 it->second.info.state == member_state::suspect) &&
                stale_.empty()) {
@@ -473,7 +355,10 @@ void swim::handle(const packet& p, std::string_view from) {
     }
     case packet_kind::ping_req: {
       const std::uint32_t seq = ++seq_;
-      relays_[seq] = relay{std::string(from), p.seq, clock_.now() + scaled(cfg_.probe_timeout)};
+      // The nack is due within the requester's probe period, whatever this
+      // member's own health: a helper that is slow to nack makes the
+      // requester count a missing nack against its own health.
+      relays_[seq] = relay{std::string(from), p.seq, clock_.now() + cfg_.probe_timeout};
       packet ping;
       ping.kind = packet_kind::ping;
       ping.seq = seq;
@@ -498,14 +383,9 @@ void swim::handle(const packet& p, std::string_view from) {
     case packet_kind::nack:
       if (probe_ && p.seq == probe_->seq) ++probe_->nacks;
       break;
-    case packet_kind::sync: {
-      packet r;
-      r.kind = packet_kind::sync_reply;
-      r.updates.push_back(self_update());
-      for (const auto& [key, m] : members_) r.updates.push_back(update_of(m));
-      send_packet(from, r);
+    case packet_kind::sync:
+      send_state(packet_kind::sync_reply, from, stream ? &p.sender : nullptr);
       break;
-    }
     case packet_kind::sync_reply:
     case packet_kind::gossip:
       break;
@@ -517,32 +397,13 @@ void swim::handle(const packet& p, std::string_view from) {
 void swim::start_probe() {
   const time_point now = clock_.now();
   next_probe_ = now + scaled(cfg_.probe_interval);
+  if (probe_first_) {
+    const member_key key = *std::exchange(probe_first_, std::nullopt);
+    if (probe_member(key, now)) return;
+  }
   for (std::size_t tries = 0; tries < 2; ++tries) {
-    while (probe_next_ < probe_order_.size()) {
-      const member_key key = probe_order_[probe_next_++];
-      auto it = members_.find(key);
-      if (it == members_.end() || !is_live(it->second.info.state)) continue;
-      const member& m = it->second;
-      probe_ = probe{};
-      probe_->target = key;
-      probe_->address = m.info.address;
-      probe_->seq = ++seq_;
-      probe_->timeout_at = now + scaled(cfg_.probe_timeout);
-      probe_->end_at = next_probe_;
-      packet ping;
-      ping.kind = packet_kind::ping;
-      ping.seq = probe_->seq;
-      ping.target = key;
-      ++stats_.probes;
-      if (m.info.state == member_state::suspect) {
-        // The buddy rule: the accused hears of it first, and can refute.
-        const member_update accusation = update_of(m);
-        send_packet(m.info.address, ping, &accusation);
-      } else {
-        send_packet(m.info.address, ping);
-      }
-      return;
-    }
+    while (probe_next_ < probe_order_.size())
+      if (probe_member(probe_order_[probe_next_++], now)) return;
     // A pass is over: shuffle the live members again.
     probe_order_.clear();
     for (const auto& [key, m] : members_)
@@ -551,6 +412,31 @@ void swim::start_probe() {
       std::swap(probe_order_[i - 1], probe_order_[draw(i)]);
     probe_next_ = 0;
   }
+}
+
+bool swim::probe_member(const member_key& key, time_point now) {
+  auto it = members_.find(key);
+  if (it == members_.end() || !is_live(it->second.info.state)) return false;
+  const member& m = it->second;
+  probe_ = probe{};
+  probe_->target = key;
+  probe_->address = m.info.address;
+  probe_->seq = ++seq_;
+  probe_->timeout_at = now + scaled(cfg_.probe_timeout);
+  probe_->end_at = next_probe_;
+  packet ping;
+  ping.kind = packet_kind::ping;
+  ping.seq = probe_->seq;
+  ping.target = key;
+  ++stats_.probes;
+  if (m.info.state == member_state::suspect) {
+    // The buddy rule: the accused hears of it first, and can refute.
+    const member_update accusation = update_of(m);
+    send_packet(m.info.address, ping, &accusation);
+  } else {
+    send_packet(m.info.address, ping);
+  }
+  return true;
 }
 
 void swim::advance_probe(time_point now) {
@@ -602,67 +488,11 @@ void swim::gossip_round() {
   }
 }
 
-void swim::reconnect_round() {
-  std::vector<const member*> dead;
-  for (const auto& [key, m] : members_)
-    if (m.info.state == member_state::dead) dead.push_back(&m);
-  if (!dead.empty()) {
-    // A small packet that tells it it is held dead: if it is alive, it
-    // refutes straight back, and its refutation spreads from here.
-    const member* m = dead[draw(dead.size())];
-    const member_update verdict = update_of(*m);
-    packet g;
-    g.kind = packet_kind::gossip;
-    send_packet(m->info.address, g, &verdict);
-  }
-  for (const std::string& seed : seeds_) {
-    if (seed == self_.address) continue;
-    const bool known = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
-      return is_live(kv.second.info.state) && kv.second.info.address == seed;
-    });
-    if (!known) sync_with(seed);
-  }
-  const time_point now = clock_.now();
-  std::erase_if(discovered_,
-                [&](const auto& kv) { return now - kv.second > cfg_.discovered_retention; });
-  for (const auto& [address, named] : discovered_)
-    if (!live_address(address) && std::find(seeds_.begin(), seeds_.end(), address) == seeds_.end())
-      sync_with(address);
-}
-
-bool swim::live_address(std::string_view address) const {
-  if (address == self_.address) return true;
-  return std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
-    return is_live(kv.second.info.state) && kv.second.info.address == address;
-  });
-}
-
-void swim::discovered(const std::vector<std::string>& addresses) {
-  if (left_) return;
-  const time_point now = clock_.now();
-  for (const std::string& address : addresses) {
-    auto it = discovered_.find(address);
-    if (it != discovered_.end()) {
-      it->second = now;  // renewed; the reconnect loop keeps trying it
-      continue;
-    }
-    if (discovered_.size() >= max_discovered) continue;
-    discovered_.emplace(address, now);
-    if (!live_address(address)) sync_with(address);
-  }
-}
-
 void swim::expire(time_point now) {
   std::erase_if(members_, [&](const auto& kv) {
     const member_info& i = kv.second.info;
     return !is_live(i.state) && now - i.since > cfg_.dead_retention;
   });
-}
-
-void swim::join(std::vector<std::string> seeds) {
-  seeds_ = std::move(seeds);
-  for (const std::string& seed : seeds_)
-    if (seed != self_.address) sync_with(seed);
 }
 
 void swim::leave() {
@@ -680,6 +510,19 @@ void swim::leave() {
 
 void swim::peer_lost(const member_key& key) {
   if (left_) return;
+  // This member has not run for a while (no tick since), or has just
+  // resumed: its sessions that end now are most likely its peers' answer to
+  // its own silence (they timed it out, or declared it dead and dropped
+  // it), not their deaths. The member is probed next instead: alive, it
+  // answers; gone, it is suspected one probe later.
+  const time_point now = clock_.now();
+  if (now - last_tick_ > tick_interval() + cfg_.probe_timeout ||
+      now - resumed_at_ < cfg_.probe_timeout) {
+    ++stats_.losses_ignored;
+    probe_first_ = key;
+    if (!probe_) next_probe_ = std::min(next_probe_, now);
+    return;
+  }
   auto it = members_.find(key);
   if (it == members_.end()) return;
   member& m = it->second;
@@ -695,6 +538,17 @@ void swim::peer_lost(const member_key& key) {
   packet g;
   g.kind = packet_kind::gossip;
   send_packet(m.info.address, g, &accusation);
+}
+
+void swim::resume_after(duration lost) {
+  ++stats_.pauses;
+  resumed_at_ = clock_.now();
+  if (probe_) {
+    probe_->timeout_at += lost;
+    probe_->end_at += lost;
+  }
+  for (auto& [key, m] : members_)
+    if (m.susp) m.susp->start += lost;
 }
 
 void swim::tick() {
@@ -713,6 +567,16 @@ void swim::tick() {
     }
     return;
   }
+  // A tick far later than due: this member did not run for a while (a
+  // stopped process, a paused machine, a clock jump). What it waited for
+  // may be sitting unread in its socket, so its deadlines move on by the
+  // time it lost instead of passing: the probe in flight gets its whole
+  // period (a resumed member does not accuse its target for its own
+  // pause), and no suspicion it holds runs out for want of a refutation it
+  // could not hear.
+  const duration lost = now - last_tick_ - tick_interval();
+  last_tick_ = now;
+  if (lost > cfg_.probe_timeout) resume_after(lost);
   advance_probe(now);
   if (!probe_ && now >= next_probe_) start_probe();
   for (auto it = relays_.begin(); it != relays_.end();) {
@@ -727,13 +591,25 @@ void swim::tick() {
     it = relays_.erase(it);
     send_packet(to, n);
   }
+  std::vector<member_update> verdicts;
   for (auto& [key, m] : members_) {
     if (m.info.state != member_state::suspect || !m.susp) continue;
     if (now - m.susp->start < suspicion_timeout(*m.susp)) continue;
     set_state(m, member_state::dead, m.info.incarnation, {});
     emit(member_event::kind::dead, m);
     enqueue(update_of(m));
+    verdicts.push_back(update_of(m));
   }
+  // A verdict this member made goes to every live member at once, rather
+  // than a few at a time by gossip: every member holds it dead about one
+  // latency after the first one does.
+  for (const member_update& verdict : verdicts)
+    for (const auto& [key, m] : members_) {
+      if (!is_live(m.info.state)) continue;
+      packet g;
+      g.kind = packet_kind::gossip;
+      send_packet(m.info.address, g, &verdict);
+    }
   if (now >= next_gossip_) {
     next_gossip_ = now + cfg_.gossip_interval;
     gossip_round();
@@ -744,7 +620,8 @@ void swim::tick() {
     const double scale = std::max(1.0, static_cast<double>(live_count()) / 10.0);
     next_sync_ = now + std::chrono::duration_cast<duration>(cfg_.sync_interval * scale);
     auto peers = pick(1, nullptr, false);
-    if (!peers.empty()) sync_with(peers.front()->info.address);
+    if (!peers.empty())
+      send_state(packet_kind::sync, peers.front()->info.address, &peers.front()->info.key);
   }
   if (now >= next_reconnect_) {
     next_reconnect_ = now + cfg_.reconnect_interval;

@@ -108,6 +108,23 @@ struct swim_stats {
   std::uint64_t indirect_probes = 0;
   std::uint64_t refutations = 0;  ///< times this member refuted a suspicion of itself
   std::uint64_t syncs = 0;        ///< full-state exchanges started
+  /// Ticks that came far later than due (this member did not run: its
+  /// deadlines moved on by the time lost).
+  std::uint64_t pauses = 0;
+  /// peer_lost() calls not taken as suspicions because this member had not
+  /// run, or had just resumed (its sessions end because others timed it
+  /// out or dropped it): the member is probed next instead.
+  std::uint64_t losses_ignored = 0;
+  /// Full states (syncs and replies) sent over the stream rather than as
+  /// datagrams (membership counts those the node session took).
+  std::uint64_t stream_syncs = 0;
+  /// Packets from the stream refused: not a sync or sync_reply, or sent in
+  /// another member's name than the stream's peer (malformed ones count in
+  /// bad_packets).
+  std::uint64_t stream_refused = 0;
+  /// Dead verdicts about a member held alive and heard from within the
+  /// shortest suspicion, taken as a suspicion instead.
+  std::uint64_t verdicts_doubted = 0;
   /// Gossip dropped before the engine saw it, with encryption on (counted by
   /// membership; always 0 from swim itself):
   std::uint64_t dropped_unencrypted = 0;  ///< not sealed (plain gossip, or noise)
@@ -130,6 +147,11 @@ class swim {
  public:
   using send_fn = std::function<void(std::string_view to, std::span<const std::byte> data)>;
   using event_fn = std::function<void(const member_event&)>;
+  /// Carries a full-state packet (push-pull) to member `to` over a reliable
+  /// stream that authenticates both ends (the cluster's node session);
+  /// returns false when there is none, and the engine sends the packet as a
+  /// datagram instead.
+  using stream_fn = std::function<bool(const member_key& to, std::span<const std::byte> data)>;
 
   /// Starts alive as `self` at `address`, alone. `send` carries packets
   /// out; `on_event` hears every change (may be empty).
@@ -149,6 +171,17 @@ class swim {
   static constexpr std::size_t max_discovered = 4096;
   /// Handles one arrived packet (from its sender's address).
   void on_packet(std::string_view from, std::span<const std::byte> data);
+  /// Sets the stream that the periodic full-state sync with a member, and
+  /// the reply to a sync that came over it, travel on (empty: datagrams
+  /// only). Syncs with seeds and discovered addresses, whose member is not
+  /// known yet, stay datagrams.
+  void set_stream(stream_fn fn) { stream_ = std::move(fn); }
+  /// Handles a packet that arrived over the stream from member `from` (the
+  /// stream authenticated it). Only a sync or sync_reply sent in `from`'s
+  /// own name is taken, whatever its size; anything else is counted
+  /// (bad_packets when it does not decode, else stream_refused) and changes
+  /// nothing.
+  void on_stream(const member_key& from, std::span<const std::byte> data);
   /// Runs what is due at clock.now(): probes, timeouts, suspicion, gossip,
   /// syncs and reconnects. Call at least every tick_interval().
   void tick();
@@ -162,7 +195,10 @@ class swim {
   /// so that it refutes if it still lives. Every member that sees the reset
   /// confirms the suspicion independently, which brings the timeout to its
   /// minimum: a killed process on a live host is dead everywhere in about
-  /// that minimum.
+  /// that minimum. While this member has not run for a while (no tick()
+  /// since), and for probe_timeout after the tick that found it, a loss is
+  /// more likely the others' answer to its own silence: `key` is probed
+  /// next instead of suspected.
   void peer_lost(const member_key& key);
 
   /// Returns every member known, this one included, in key order.
@@ -178,6 +214,9 @@ class swim {
   [[nodiscard]] const swim_stats& stats() const noexcept { return stats_; }
 
  private:
+  // The incarnation that ends a life: a node's next life says its earlier
+  // one is over with a dead verdict at it, which nothing overturns.
+  static constexpr std::uint32_t final_incarnation = 0xffffffff;
   struct suspicion {
     time_point start{};
     duration min{};
@@ -188,6 +227,7 @@ class swim {
   struct member {
     member_info info;
     std::optional<suspicion> susp;
+    time_point heard{};  // when a packet of its own last arrived
   };
   struct probe {
     member_key target;
@@ -215,21 +255,35 @@ class swim {
   void enqueue(const member_update& u);
   [[nodiscard]] member_update update_of(const member& m) const;
   [[nodiscard]] member_update self_update() const;
-  void apply(const member_update& u);
+  // `sender`: the member whose packet carried `u` (empty: none).
+  void apply(const member_update& u, std::string_view sender = {});
+  // Takes a dead verdict about `m`, which this member holds alive and has
+  // just heard from, as a suspicion instead (see swim_config).
+  void doubt(member& m, std::uint32_t incarnation, std::string_view sender);
   void apply_about_self(const member_update& u);
   void set_state(member& m, member_state s, std::uint32_t incarnation, const std::string& from);
   void emit(member_event::kind k, const member& m);
   void start_suspicion(member& m, const std::string& from);
   [[nodiscard]] duration suspicion_timeout(const suspicion& s) const;
-  void handle(const packet& p, std::string_view from);
+  // The shortest suspicion at the current size (Lifeguard's min).
+  [[nodiscard]] duration min_suspicion() const;
+  // `stream`: the packet came over the stream (a sync is answered there).
+  void handle(const packet& p, std::string_view from, bool stream = false);
   void start_probe();
+  // Starts a probe of `key` (false when it is not a live member).
+  bool probe_member(const member_key& key, time_point now);
   void advance_probe(time_point now);
   void gossip_round();
-  void sync_with(std::string_view address);
+  // Sends this member's full state (a sync or a sync_reply): over the
+  // stream to `member` when there is one, else as a datagram to `address`.
+  void send_state(packet_kind kind, std::string_view address, const member_key* member);
+  void sync_with(std::string_view address) { send_state(packet_kind::sync, address, nullptr); }
   void reconnect_round();
   // True for this member's address and a live member's.
   [[nodiscard]] bool live_address(std::string_view address) const;
   void expire(time_point now);
+  // This member did not run for `lost`: its own deadlines move on by it.
+  void resume_after(duration lost);
   [[nodiscard]] std::vector<const member*> pick(std::size_t n, const member_key* skip,
                                                 bool include_recent_dead);
   [[nodiscard]] duration scaled(duration d) const;
@@ -243,10 +297,12 @@ class swim {
   random_source& random_;
   send_fn send_;
   event_fn on_event_;
+  stream_fn stream_;
   std::map<member_key, member> members_;  // without self
   std::vector<member_key> probe_order_;
   std::size_t probe_next_ = 0;
   std::optional<probe> probe_;
+  std::optional<member_key> probe_first_;  // probed before the round-robin's next
   std::map<std::uint32_t, relay> relays_;  // by the seq of our own ping to the target
   std::vector<queued_update> queue_;
   std::vector<member_update> stale_;  // newer news for the sender of the packet in hand
@@ -260,6 +316,8 @@ class swim {
   time_point next_gossip_{};
   time_point next_sync_{};
   time_point next_reconnect_{};
+  time_point last_tick_{};
+  time_point resumed_at_{};  // the last tick that found this member had not run
   swim_stats stats_;
   std::vector<std::byte> buf_;
 };

@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "troupe/cluster/testing/swim_sim.hpp"
+#include "troupe/sim/manual_clock.hpp"
+#include "troupe/sim/runtime.hpp"
 
 // SWIM with Lifeguard on a modelled network (testing::swim_sim): joining,
 // detection, refutation, partitions that heal by themselves, leaving,
@@ -158,6 +163,161 @@ TEST(swim, a_member_whose_own_packets_are_lost_slows_down_instead_of_accusing) {
   ASSERT_TRUE(sim.run_until([&] { return sim.converged(); }, 30s));
   sim.run_for(30s);
   EXPECT_EQ(sim.at(0).health_multiplier(), 1u) << "successful probes restore health";
+}
+
+TEST(swim, a_verdict_goes_to_every_member_at_once) {
+  swim_sim sim(nodes(10, 23));
+  ASSERT_TRUE(sim.run_until([&] { return sim.converged(); }, 5s));
+  sim.run_for(3s);
+  sim.crash(7);
+  ASSERT_TRUE(sim.run_until([&] { return sim.all_see(7, member_state::dead); }, 10s));
+  time_point first = time_point::max();
+  time_point last{};
+  for (const auto& e : sim.events())
+    if (e.event.what == kind::dead && e.event.member.key == sim.key(7)) {
+      first = std::min(first, e.at);
+      last = std::max(last, e.at);
+    }
+  // The member whose suspicion ran out first told every other one itself:
+  // one hop (under a millisecond here), not rounds of gossip.
+  EXPECT_LE(last - first, 2ms);
+}
+
+TEST(swim, a_member_paused_while_it_suspects_does_not_declare_the_suspect_dead_on_resuming) {
+  swim_sim sim(nodes(6, 29));
+  ASSERT_TRUE(sim.run_until([&] { return sim.converged(); }, 5s));
+  // Member 4 goes quiet until member 1 suspects it; then member 1 stops
+  // running (a stopped process), and 4 comes back and refutes meanwhile.
+  sim.freeze(4);
+  ASSERT_TRUE(sim.run_until([&] { return sim.state(1, 4) == member_state::suspect; }, 10s));
+  sim.freeze(1);
+  sim.thaw(4);
+  sim.run_for(8s);  // longer than member 1's suspicion could last
+  sim.thaw(1);
+  sim.run_for(5s);
+  EXPECT_EQ(sim.count(kind::dead, 4), 0u) << "member 1's suspicion ran out during its pause";
+  EXPECT_EQ(sim.state(1, 4), member_state::alive);
+  EXPECT_GE(sim.at(1).stats().pauses, 1u);
+}
+
+TEST(swim, a_paused_member_does_not_take_its_lost_sessions_for_deaths) {
+  swim_sim sim(nodes(5, 31));
+  ASSERT_TRUE(sim.run_until([&] { return sim.converged(); }, 5s));
+  // Member 2 does not run for 3 s; its sessions end meanwhile (the others
+  // timed it out): a loss that it hears before it ticks again, or just
+  // after, is its own silence, not 3's death.
+  sim.freeze(2);
+  sim.run_for(3s);
+  sim.at(2).peer_lost(sim.key(3));
+  EXPECT_EQ(sim.state(2, 3), member_state::alive);
+  sim.thaw(2);
+  sim.run_for(100ms);
+  sim.at(2).peer_lost(sim.key(3));
+  EXPECT_EQ(sim.state(2, 3), member_state::alive);
+  EXPECT_EQ(sim.at(2).stats().losses_ignored, 2u);
+  // Later, a lost session is news again.
+  sim.run_for(1s);
+  sim.at(2).peer_lost(sim.key(3));
+  EXPECT_EQ(sim.state(2, 3), member_state::suspect);
+}
+
+// One engine driven by hand: packets in, the clock moved, what it sends
+// kept.
+struct by_hand {
+  by_hand()
+      : random(3),
+        engine(member_key{"a", 1}, "a:1", swim_config::lan(), clock, random,
+               [this](std::string_view to, std::span<const std::byte> d) {
+                 sent.emplace_back(std::string(to), decode_packet(d).value());
+               }) {}
+  void from(const std::string& name, packet p) {
+    p.sender = member_key{name, 1};
+    p.sender_address = name + ":1";
+    std::vector<std::byte> bytes;
+    encode(p, bytes);
+    engine.on_packet(p.sender_address, bytes);
+  }
+  // Moves the clock in steps of `step`, ticking after each.
+  void run(duration d, duration step = 10ms) {
+    for (duration t{}; t < d; t += step) {
+      clock.set(clock.now() + step);
+      engine.tick();
+    }
+  }
+  [[nodiscard]] const packet* sent_to(const std::string& to, packet_kind k) const {
+    for (const auto& [where, p] : sent)
+      if (where == to && p.kind == k) return &p;
+    return nullptr;
+  }
+  sim::manual_clock clock;
+  sim::seeded_random random;
+  std::vector<std::pair<std::string, packet>> sent;
+  swim engine;
+};
+
+TEST(swim, a_probe_under_way_when_the_member_stops_running_is_not_a_failure) {
+  by_hand h;
+  h.from("b", packet{});
+  // Ticks until the engine pings b, then it stops running for 3 s (its
+  // clock moves, its ticks do not).
+  for (int i = 0; i < 200 && h.sent_to("b:1", packet_kind::ping) == nullptr; ++i) h.run(10ms);
+  const packet* ping = h.sent_to("b:1", packet_kind::ping);
+  ASSERT_NE(ping, nullptr);
+  const std::uint32_t seq = ping->seq;
+  h.clock.set(h.clock.now() + 3s);
+  h.engine.tick();
+  EXPECT_EQ(h.engine.find(member_key{"b", 1})->state, member_state::alive)
+      << "the probe ran out while the engine did not run";
+  // b's ack was waiting in the socket.
+  packet ack;
+  ack.kind = packet_kind::ack;
+  ack.seq = seq;
+  h.from("b", ack);
+  h.run(400ms);  // past the probe's period, moved on by the pause
+  EXPECT_EQ(h.engine.find(member_key{"b", 1})->state, member_state::alive);
+  EXPECT_EQ(h.engine.health_multiplier(), 1u);
+  EXPECT_EQ(h.engine.stats().pauses, 1u);
+}
+
+TEST(swim, a_session_lost_during_a_pause_is_checked_with_a_probe_first) {
+  by_hand h;
+  for (const char* n : {"b", "c", "d", "e"}) h.from(n, packet{});
+  h.run(1s);
+  // The engine does not run for 3 s; c's session ends meanwhile.
+  h.clock.set(h.clock.now() + 3s);
+  h.engine.peer_lost(member_key{"c", 1});
+  EXPECT_EQ(h.engine.find(member_key{"c", 1})->state, member_state::alive);
+  h.sent.clear();
+  // The next probe (after the one under way, if any) is of c: answered,
+  // that is the end of it; unanswered, c is suspected one probe later.
+  h.run(600ms);
+  std::string first;
+  for (const auto& [to, p] : h.sent)
+    if (p.kind == packet_kind::ping && first.empty()) first = to;
+  EXPECT_EQ(first, "c:1");
+  h.run(600ms);
+  EXPECT_EQ(h.engine.find(member_key{"c", 1})->state, member_state::suspect);
+}
+
+TEST(swim, a_helper_nacks_within_the_requesters_period_whatever_its_own_health) {
+  by_hand h;
+  // The engine refutes a suspicion of itself: its health multiplier rises.
+  packet accusation;
+  accusation.updates.push_back({{"a", 1}, "a:1", member_state::suspect, 0, "x"});
+  h.from("x", accusation);
+  ASSERT_EQ(h.engine.health_multiplier(), 2u);
+  // b asks it to ping c, which never answers.
+  packet req;
+  req.kind = packet_kind::ping_req;
+  req.seq = 77;
+  req.target = member_key{"c", 1};
+  req.target_address = "c:1";
+  h.from("b", req);
+  ASSERT_NE(h.sent_to("c:1", packet_kind::ping), nullptr);
+  h.run(swim_config::lan().probe_timeout + 10ms);
+  const packet* nack = h.sent_to("b:1", packet_kind::nack);
+  ASSERT_NE(nack, nullptr) << "no nack within the probe timeout";
+  EXPECT_EQ(nack->seq, 77u);
 }
 
 TEST(swim, garbage_packets_are_counted_and_change_nothing) {

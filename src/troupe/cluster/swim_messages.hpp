@@ -21,6 +21,11 @@ enum class member_state : std::uint8_t {
 /// Returns "alive", "suspect", "dead" or "left".
 [[nodiscard]] std::string_view to_string(member_state s) noexcept;
 
+/// True for the states of a member that counts as running: alive and suspect.
+[[nodiscard]] constexpr bool is_live(member_state s) noexcept {
+  return s == member_state::alive || s == member_state::suspect;
+}
+
 /// Names one life of a member: its node name and the random generation it
 /// drew at start (a restarted node has a new one, so nothing said about its
 /// previous life applies to it).
