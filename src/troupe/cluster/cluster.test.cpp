@@ -118,9 +118,8 @@ TEST(cluster, a_full_state_larger_than_any_datagram_travels_whole_over_the_node_
   // updates a packet, would take far longer.
   ASSERT_TRUE(c.run_until([&] { return c.member(1).members().members().size() >= 1002; }, 2s))
       << "c1 knows " << c.member(1).members().members().size();
-  EXPECT_GT(
-      c.member(1).members().stats().stream_syncs + c.member(0).members().stats().stream_syncs,
-      streamed);
+  EXPECT_GT(c.member(1).members().stats().stream_syncs + c.member(0).members().stats().stream_syncs,
+            streamed);
 }
 
 TEST(cluster, a_full_state_on_the_session_counts_only_in_its_senders_own_name) {

@@ -316,6 +316,7 @@ class swim {
   time_point next_gossip_{};
   time_point next_sync_{};
   time_point next_reconnect_{};
+  std::size_t reconnect_turn_ = 0;  // the reconnect loop's place among the dead
   time_point last_tick_{};
   time_point resumed_at_{};  // the last tick that found this member had not run
   swim_stats stats_;

@@ -38,13 +38,23 @@ bool swim::live_address(std::string_view address) const {
 }
 
 void swim::reconnect_round() {
+  // The dead worth telling: per address, only the newest life this member
+  // knows (an earlier life's verdict means nothing to whoever runs there
+  // now), in the map's order. They are told in turn, so after a partition
+  // each hears within as many rounds as there are of them.
   std::vector<const member*> dead;
-  for (const auto& [key, m] : members_)
-    if (m.info.state == member_state::dead) dead.push_back(&m);
+  for (const auto& [key, m] : members_) {
+    if (m.info.state != member_state::dead) continue;
+    const bool newer_life = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
+      return kv.second.info.address == m.info.address &&
+             kv.second.info.key.generation > m.info.key.generation;
+    });
+    if (!newer_life) dead.push_back(&m);
+  }
   if (!dead.empty()) {
     // A small packet that tells it it is held dead: if it is alive, it
     // refutes straight back, and its refutation spreads from here.
-    const member* m = dead[draw(dead.size())];
+    const member* m = dead[reconnect_turn_++ % dead.size()];
     const member_update verdict = update_of(*m);
     packet g;
     g.kind = packet_kind::gossip;
