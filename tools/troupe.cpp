@@ -26,7 +26,7 @@
 //
 // Standard input takes commands, one per line: "members" prints the member
 // list ({"event":"members","members":[...]}), "stats" the gossip counters
-// ({"event":"stats","packets_received":...,"dropped_unauthentic":...}),
+// ({"event":"stats","packets_sent":...,"bytes_sent":...,"dropped_unauthentic":...}),
 // "digest" the receptionist's digest ({"event":"digest","digest":"<16 hex
 // digits>","entries":N}: equal on members that show the same entries),
 // "register LABEL" checks a new actor in ({"event":"registered","label":...,
@@ -482,6 +482,7 @@ int run_node(const std::map<std::string, std::string>& opt) {
     } else if (cmd == "stats") {
       const troupe::cluster::swim_stats s = m.stats();
       out.line("stats", ",\"packets_sent\":" + std::to_string(s.packets_sent) +
+                            ",\"bytes_sent\":" + std::to_string(s.bytes_sent) +
                             ",\"packets_received\":" + std::to_string(s.packets_received) +
                             ",\"bad_packets\":" + std::to_string(s.bad_packets) +
                             ",\"dropped_unencrypted\":" + std::to_string(s.dropped_unencrypted) +

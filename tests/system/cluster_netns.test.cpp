@@ -73,6 +73,13 @@ void remove_stale_namespaces() {
   for (const std::string& name : stale) run("ip netns del " + name);
 }
 
+/// A member's gossip counters at one moment (its own clock).
+struct load_sample {
+  long long t_ms = -1;
+  unsigned long long packets = 0;
+  unsigned long long bytes = 0;
+};
+
 /// N namespaces joined by a bridge; member i is 10.79.0.(i+1).
 class bridged_hosts {
  public:
@@ -250,6 +257,23 @@ struct netns_cluster {
 
   bridged_hosts hosts;
   std::vector<std::unique_ptr<member_process>> members;
+
+  // Each member's gossip counters now ("stats"); t_ms -1 when it did not
+  // answer within 5 s.
+  std::vector<load_sample> load() {
+    std::vector<load_sample> out;
+    for (auto& m : members) {
+      const std::string l = m->ask("stats", "stats", 5s);
+      load_sample s;
+      if (!l.empty()) {
+        s.t_ms = std::stoll(json_field(l, "t_ms"));
+        s.packets = std::stoull(json_field(l, "packets_sent"));
+        s.bytes = std::stoull(json_field(l, "bytes_sent"));
+      }
+      out.push_back(s);
+    }
+    return out;
+  }
   std::vector<std::size_t> marks;
   std::string mark_event;
   /// How long the last same_registry() that held took (it asked everyone).
@@ -373,13 +397,35 @@ TEST(cluster_netns, members_on_a_bridge_survive_kills_stops_partitions_and_loss)
     std::this_thread::sleep_for(5s);  // settle before the next fault
   }
 
-  // Random drop on every member's input: false deaths over the span.
+  // Random drop on every member's input: false deaths over the span. Over
+  // the 10% span, each member's gossip load too (what it sends: input drop
+  // leaves that alone but for the probes it makes indirect).
   for (int pct : {10, 20}) {
     const std::size_t before = c.dead_count(n);
+    const std::vector<load_sample> load_from = c.load();
     for (std::size_t i = 0; i < n; ++i) c.hosts.random_drop(i, pct);
     std::this_thread::sleep_for(drop_span);
     for (std::size_t i = 0; i < n; ++i) c.hosts.clear(i);
     const std::size_t false_deaths = c.dead_count(n) - before;
+    if (pct == 10) {
+      const std::vector<load_sample> load_to = c.load();
+      double pkts = 0, bytes = 0;
+      std::size_t counted = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double s = static_cast<double>(load_to[i].t_ms - load_from[i].t_ms) / 1000.0;
+        if (load_from[i].t_ms < 0 || load_to[i].t_ms < 0 || s <= 0) continue;
+        pkts += static_cast<double>(load_to[i].packets - load_from[i].packets) / s;
+        bytes += static_cast<double>(load_to[i].bytes - load_from[i].bytes) / s;
+        ++counted;
+      }
+      ASSERT_EQ(counted, n) << "a member did not answer stats";
+      std::printf(
+          "RESULT bench=swim_load impl=troupe env=netns nodes=%zu input_drop_pct=10 "
+          "seconds=%lld pkts_s=%.2f bytes_s=%.1f\n",
+          n, static_cast<long long>(drop_span.count()), pkts / static_cast<double>(n),
+          bytes / static_cast<double>(n));
+      EXPECT_GT(pkts, 0.0);
+    }
     std::printf(
         "RESULT bench=swim_false_deaths_%dpct impl=troupe env=netns nodes=%zu count=%zu "
         "seconds=%lld\n",
