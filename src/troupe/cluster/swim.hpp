@@ -122,8 +122,8 @@ struct swim_stats {
   /// another member's name than the stream's peer (malformed ones count in
   /// bad_packets).
   std::uint64_t stream_refused = 0;
-  /// Dead verdicts about a member held alive and heard from within the
-  /// shortest suspicion, taken as a suspicion instead.
+  /// Dead verdicts about a live member heard from within the shortest
+  /// suspicion, taken as a suspicion instead.
   std::uint64_t verdicts_doubted = 0;
   /// Gossip dropped before the engine saw it, with encryption on (counted by
   /// membership; always 0 from swim itself):
@@ -137,7 +137,11 @@ struct swim_stats {
 /// packets and the time (tick()), and it sends through `send`. Incarnations
 /// follow SWIM (only a member raises its own, to refute); alive{i} beats
 /// suspect/dead{j} for i > j; suspect{i} beats alive{j} for i >= j; dead{i}
-/// beats alive and suspect for i >= j. A member held dead comes back when it
+/// beats alive and suspect for i >= j, except about a member this one has
+/// heard from within the shortest suspicion, for which it counts as a
+/// suspicion (a verdict made by someone who could not hear it, which it
+/// refutes). A verdict this member makes goes to every live member at
+/// once. A member held dead comes back when it
 /// refutes with a higher incarnation, which the reconnect loop provokes by
 /// sending dead members (and seeds) the full state: partitions heal by
 /// themselves.
@@ -183,7 +187,9 @@ class swim {
   /// nothing.
   void on_stream(const member_key& from, std::span<const std::byte> data);
   /// Runs what is due at clock.now(): probes, timeouts, suspicion, gossip,
-  /// syncs and reconnects. Call at least every tick_interval().
+  /// syncs and reconnects. Call at least every tick_interval(); a call
+  /// more than probe_timeout later than that is taken as a pause of this
+  /// member (its deadlines move on by the time lost).
   void tick();
   /// Returns how often tick() should run.
   [[nodiscard]] duration tick_interval() const noexcept;
@@ -257,8 +263,8 @@ class swim {
   [[nodiscard]] member_update self_update() const;
   // `sender`: the member whose packet carried `u` (empty: none).
   void apply(const member_update& u, std::string_view sender = {});
-  // Takes a dead verdict about `m`, which this member holds alive and has
-  // just heard from, as a suspicion instead (see swim_config).
+  // Takes a dead verdict about `m`, which this member has just heard from,
+  // as a suspicion instead (docs/cluster.md, "Verdicts made apart").
   void doubt(member& m, std::uint32_t incarnation, std::string_view sender);
   void apply_about_self(const member_update& u);
   void set_state(member& m, member_state s, std::uint32_t incarnation, const std::string& from);
