@@ -43,7 +43,8 @@ void swim::reconnect_round() {
   // now), in the map's order. They are told in turn, so after a partition
   // each hears within as many rounds as there are of them.
   std::vector<const member*> dead;
-  for (const auto& [key, m] : members_) {
+  for (const auto& entry : members_) {
+    const member& m = entry.second;
     if (m.info.state != member_state::dead) continue;
     const bool newer_life = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
       return kv.second.info.address == m.info.address &&

@@ -16,7 +16,7 @@
 #include "troupe/core/discovery.hpp"
 #include "troupe/core/endpoint.hpp"
 #include "troupe/core/envelopes.hpp"
-#include "troupe/core/internal/local_log.hpp"
+#include "troupe/core/local_log.hpp"
 
 namespace troupe {
 

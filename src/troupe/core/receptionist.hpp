@@ -15,8 +15,8 @@
 
 #include "troupe/core/discovery.hpp"
 #include "troupe/core/endpoint.hpp"
-#include "troupe/core/internal/local_log.hpp"
 #include "troupe/core/listing.hpp"
+#include "troupe/core/local_log.hpp"
 
 namespace troupe {
 
