@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <iterator>
 #include <set>
-#include <tuple>
 #include <utility>
 
 #include "troupe/core/internal/fnv64.hpp"
@@ -47,8 +46,6 @@ void process_groups::apply_locked(const group_op& op) {
     if (s == scopes_.end()) s = scopes_.emplace(op.scope, group_map{}).first;
     auto g = s->second.find(op.group);
     if (g == s->second.end()) g = s->second.emplace(op.group, std::vector<member_rec>{}).first;
-    for (const member_rec& r : g->second)
-      if (r.m.stamp == op.stamp) return;  // already here
     g->second.push_back(member_rec{group_member{op.actor->id(), op.type, op.stamp, op.actor}, 0});
     announce(group_change::joined, s->first, g->first, g->second.back().m);
     return;
@@ -80,8 +77,13 @@ bool well_formed(const group_op& op, origin_id origin) {
 
 apply_status process_groups::apply_changes(const group_changes& c) {
   if (c.origin == local_origin || c.top < c.base) return apply_status::refused;
-  for (const group_op& op : c.ops)
-    if (!well_formed(op, c.origin) || op.stamp.version > c.top) return apply_status::refused;
+  // Versions rise strictly through a batch: a join cannot come twice.
+  std::uint64_t last = c.base;
+  for (const group_op& op : c.ops) {
+    if (!well_formed(op, c.origin) || op.stamp.version > c.top || op.stamp.version <= last)
+      return apply_status::refused;
+    last = op.stamp.version;
+  }
   {
     std::lock_guard lock(mu_);
     if (c.origin == self_) return apply_status::refused;
@@ -97,11 +99,16 @@ apply_status process_groups::apply_changes(const group_changes& c) {
         std::set<std::uint64_t> kept;
         for (const group_op& op : c.ops)
           if (op.what == group_op::kind::join) kept.insert(op.stamp.version);
+        std::set<std::uint64_t> present;
         end_memberships_locked([&](const entry_stamp& st) {
-          return st.origin == c.origin && kept.count(st.version) == 0;
+          if (st.origin != c.origin) return false;
+          if (kept.count(st.version) == 0) return true;
+          present.insert(st.version);
+          return false;
         });
         for (const group_op& op : c.ops)
-          if (op.what == group_op::kind::join) apply_locked(intern(op));
+          if (op.what == group_op::kind::join && present.count(op.stamp.version) == 0)
+            apply_locked(intern(op));
         break;
       }
       case detail::batch_fit::delta:
@@ -133,22 +140,27 @@ std::size_t process_groups::drop_origin(origin_id origin) {
 
 std::size_t process_groups::end_memberships_locked(
     const std::function<bool(const entry_stamp&)>& which) {
-  std::vector<std::tuple<std::string, std::string, entry_stamp>> ended;
-  for (const auto& [scope, groups] : scopes_)
-    for (const auto& [group, members] : groups)
-      for (const member_rec& r : members)
-        if (r.m.stamp.origin != local_origin && which(r.m.stamp))
-          ended.emplace_back(scope, group, r.m.stamp);
-  for (const auto& [scope, group, stamp] : ended) {
-    group_op leave;
-    leave.what = group_op::kind::leave;
-    leave.stamp = stamp;
-    leave.scope = scope;
-    leave.group = group;
-    leave.removes = stamp.version;
-    apply_locked(leave);
+  // One pass over each group, keeping the order of those that stay.
+  std::size_t ended = 0;
+  for (auto s = scopes_.begin(); s != scopes_.end();) {
+    for (auto g = s->second.begin(); g != s->second.end();) {
+      std::vector<member_rec>& v = g->second;
+      std::size_t out = 0;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i].m.stamp.origin != local_origin && which(v[i].m.stamp)) {
+          announce(group_change::left, s->first, g->first, v[i].m);
+          ++ended;
+        } else {
+          if (out != i) v[out] = std::move(v[i]);
+          ++out;
+        }
+      }
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(out), v.end());
+      g = v.empty() ? s->second.erase(g) : std::next(g);
+    }
+    s = s->second.empty() ? scopes_.erase(s) : std::next(s);
   }
-  return ended.size();
+  return ended;
 }
 
 std::vector<entry_stamp> process_groups::versions() const {

@@ -247,9 +247,14 @@ TEST_F(two_group_systems, batches_that_lie_about_their_origin_or_are_malformed_a
   group_changes future_leave = delta;
   future_leave.ops.back().removes = future_leave.ops.back().stamp.version;
   EXPECT_TRUE(refused(future_leave));
+  group_changes twice = c;
+  twice.ops.push_back(twice.ops[0]);  // one join two times
+  EXPECT_TRUE(refused(twice));
   EXPECT_TRUE(gb.scopes().empty());
   EXPECT_EQ(gb.apply_changes(c), apply_status::applied);
   EXPECT_EQ(gb.groups("s"), (std::vector<std::string>{"g"}));
+  EXPECT_EQ(gb.apply_changes(c), apply_status::applied);  // the same whole state again
+  EXPECT_EQ(gb.member_list("s", "g").size(), 1U);         // adds nothing twice
 }
 
 TEST_F(two_group_systems, leave_and_groups_of_touch_only_this_nodes_memberships) {
